@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/cli_common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace ostq::cli {
+
+void throw_if_error(const Status& status) {
+  if (!status.is_ok()) throw StatusError(status);
+}
+
+std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype_name) {
+  Result<ComputeDType> dtype = compute_dtype_parse(dtype_name);
+  throw_if_error(dtype.status());
+  LoadOptions options;
+  options.dtype = dtype.value();
+  Result<std::shared_ptr<Model>> model = model_load(path, options);
+  throw_if_error(model.status());
+  return model.value();
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model) {
+  const std::string& model_path = model.path;
+  const int64_t vocab_size = model.config.vocab_size;
+  std::string path = tokenizer_path.empty() ? tokenizer_find_for_model(model_path) : tokenizer_path;
+  if (path.empty()) {
+    throw_invalid(model_path + ": no tokenizer found next to the model (tokenizer.json, tokenizer.model, "
+                  "tokenizer.bin or tok*.bin); pass --tokenizer FILE");
+  }
+  Result<std::unique_ptr<Tokenizer>> tok = tokenizer_load(path, static_cast<int32_t>(vocab_size));
+  throw_if_error(tok.status());
+  throw_if_error(model_check_tokenizer(model, *tok.value(), path));
+  return std::move(tok).value();
+}
+
+ProgressFn stderr_progress(bool quiet) {
+  if (quiet) return {};
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [tty, last](const Progress& p) {
+    auto now = std::chrono::steady_clock::now();
+    bool done = p.fraction >= 1.0;
+    if (!done && now - *last < std::chrono::milliseconds(tty ? 100 : 2000)) return true;
+    *last = now;
+    std::fprintf(stderr, tty ? "\r\033[K[%s] %5.1f%% %s" : "[%s] %5.1f%% %s\n", p.stage.c_str(),
+                 100.0 * p.fraction, p.detail.c_str());
+    if (tty && done) std::fputc('\n', stderr);
+    std::fflush(stderr);
+    return true;
+  };
+}
+
+}  // namespace ostq::cli

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared plumbing of the `ostq` subcommands: loading the model and its tokenizer, a progress line
+// on stderr, and turning a Status into an exit code.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/model/model.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/util/progress.h"
+
+namespace ostq::cli {
+
+// Loads the model or throws StatusError.
+std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
+// --tokenizer when given, else the tokenizer found next to the model; throws when none.
+std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model);
+// A one-line progress display on stderr (rewritten in place on a terminal), never cancels.
+ProgressFn stderr_progress(bool quiet);
+// Throws StatusError when !status.is_ok().
+void throw_if_error(const Status& status);
+
+}  // namespace ostq::cli

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+// Registration of the `ostq` subcommands. Each register_* adds its CLI11 subcommand and sets the
+// callback that runs it; callbacks throw StatusError, which main() turns into a message and exit 1.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace ostq::cli {
+
+void register_info(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_synth(CLI::App& app);
+void register_convert(CLI::App& app);
+
+}  // namespace ostq::cli

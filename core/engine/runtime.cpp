@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/engine/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <thread>
+
+#include "kernels/device_info.h"
+
+namespace ostq {
+
+void runtime_init(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+
+int runtime_threads() { return at::get_num_threads(); }
+
+std::string runtime_description() {
+  std::string cuda_why;
+  int gpus = kernels::cuda_device_count(&cuda_why);
+  std::string s = "LibTorch " TORCH_VERSION ", " + std::to_string(at::get_num_threads()) +
+                  " threads, CPU " + kernels::cpu_features_string() + ", CUDA kernels: ";
+  if (!kernels::cuda_compiled()) {
+    s += "not built";
+  } else {
+    s += gpus > 0 ? std::to_string(gpus) + " device(s)" : "no device (" + cuda_why + ")";
+  }
+  return s;
+}
+
+}  // namespace ostq

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Writes a Model as a Hugging Face LLaMA-family directory (config.json, safetensors, tokenizer),
+// used by `ostq synth` and `ostq convert`. The directory appears atomically: everything is
+// written into a temporary sibling that is renamed at the end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/io/dtype.h"
+#include "core/model/model.h"
+#include "core/util/progress.h"
+
+namespace ostq {
+
+struct HfWriteOptions {
+  DType dtype = DType::kF32;                  // storage dtype of the weights (F32, BF16 or F16)
+  uint64_t max_shard_bytes = uint64_t{4} << 30;
+  std::string tokenizer_path;                 // tokenizer to carry along (.json copied; .model copied and
+                                              // converted to tokenizer.json; .bin converted); "" = none
+  int64_t synthetic_vocab_tokenizer = 0;      // >0: write a generated tokenizer.json of that size instead
+};
+
+// Throws StatusError naming the directory on failure; `dir` must not exist or be empty.
+void hf_write(const Model& model, const std::string& dir, const HfWriteOptions& options,
+              const ProgressFn& progress = {});
+
+}  // namespace ostq
