@@ -15,7 +15,7 @@ packages=(
   build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-pthread
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev
-  libhdf5-dev nlohmann-json3-dev libcli11-dev libsentencepiece-dev
+  libhdf5-dev nlohmann-json3-dev libcli11-dev
   xvfb xauth fonts-dejavu-core
 )
 missing=()

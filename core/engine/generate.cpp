@@ -52,7 +52,10 @@ Result<GenerateResult> generate(const Model& model, const Tokenizer& tokenizer, 
     const ModelConfig& c = model.config;
     GenerateResult result;
     std::vector<int32_t> prompt = tokenizer.encode(o.prompt, /*add_bos=*/true);
-    if (prompt.empty()) prompt.push_back(c.bos_id);
+    if (prompt.empty()) {
+      if (c.bos_id < 0) throw_invalid("this model has no BOS token: give a --prompt to start from");
+      prompt.push_back(c.bos_id);
+    }
     const int64_t steps = std::min<int64_t>(o.steps, c.max_seq_len);
     if (static_cast<int64_t>(prompt.size()) > steps) {
       throw_invalid("prompt has " + std::to_string(prompt.size()) + " tokens, more than --steps " +

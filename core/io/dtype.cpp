@@ -18,12 +18,12 @@ struct DTypeEntry {
 };
 
 constexpr DTypeEntry kDTypes[] = {
-    {DType::kF64, "F64", "float64", 8},   {DType::kF32, "F32", "float32", 4},
-    {DType::kF16, "F16", "float16", 2},   {DType::kBF16, "BF16", "bfloat16", 2},
-    {DType::kI64, "I64", "int64", 8},     {DType::kI32, "I32", "int32", 4},
-    {DType::kI16, "I16", "int16", 2},     {DType::kI8, "I8", "int8", 1},
-    {DType::kU8, "U8", "uint8", 1},       {DType::kBool, "BOOL", "bool", 1},
-    {DType::kU16, "U16", "uint16", 2},    {DType::kU32, "U32", "uint32", 4},
+    {DType::kF64, "F64", "float64", 8}, {DType::kF32, "F32", "float32", 4},
+    {DType::kF16, "F16", "float16", 2}, {DType::kBF16, "BF16", "bfloat16", 2},
+    {DType::kI64, "I64", "int64", 8},   {DType::kI32, "I32", "int32", 4},
+    {DType::kI16, "I16", "int16", 2},   {DType::kI8, "I8", "int8", 1},
+    {DType::kU8, "U8", "uint8", 1},     {DType::kBool, "BOOL", "bool", 1},
+    {DType::kU16, "U16", "uint16", 2},  {DType::kU32, "U32", "uint32", 4},
     {DType::kU64, "U64", "uint64", 8},
 };
 
@@ -84,9 +84,9 @@ DType dtype_from_name(std::string_view name, const std::string& what) {
   const bool known = name.rfind("F8", 0) == 0 || name.rfind("F6", 0) == 0 || name == "F4" ||
                      name == "E8M0" || name == "C64";
   if (known) {
-    throw_unsupported(what + ": dtype " + shown +
-                      " (8-bit or smaller float / complex) is not supported; supported dtypes: " +
-                      supported);
+    throw_unsupported(
+        what + ": dtype " + shown +
+        " (8-bit or smaller float / complex) is not supported; supported dtypes: " + supported);
   }
   throw_unsupported(what + ": unknown dtype \"" + shown + "\"; supported dtypes: " + supported);
 }
@@ -125,7 +125,7 @@ uint16_t fp32_to_fp16(float f) {
     if (x < 0x33000000u) return sign;           // ≤ 2^-25 (a tie with 0 rounds to even 0)
     const uint32_t e = x >> 23;                 // 102 … 112
     const uint32_t m = (x & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126u - e;            // value in units of 2^-24 is m >> shift
+    const uint32_t shift = 126u - e;  // value in units of 2^-24 is m >> shift
     uint32_t r = m >> shift;
     const uint32_t rem = m & ((1u << shift) - 1u);
     const uint32_t half = 1u << (shift - 1u);
@@ -161,15 +161,33 @@ void convert_to_fp32(const void* src, DType type, float* dst, size_t n) {
     case DType::kBF16:
       for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(load<uint16_t>(s + 2 * i));
       return;
-    case DType::kF64: convert_loop<double>(s, dst, n); return;
-    case DType::kI64: convert_loop<int64_t>(s, dst, n); return;
-    case DType::kI32: convert_loop<int32_t>(s, dst, n); return;
-    case DType::kI16: convert_loop<int16_t>(s, dst, n); return;
-    case DType::kI8: convert_loop<int8_t>(s, dst, n); return;
-    case DType::kU8: convert_loop<uint8_t>(s, dst, n); return;
-    case DType::kU16: convert_loop<uint16_t>(s, dst, n); return;
-    case DType::kU32: convert_loop<uint32_t>(s, dst, n); return;
-    case DType::kU64: convert_loop<uint64_t>(s, dst, n); return;
+    case DType::kF64:
+      convert_loop<double>(s, dst, n);
+      return;
+    case DType::kI64:
+      convert_loop<int64_t>(s, dst, n);
+      return;
+    case DType::kI32:
+      convert_loop<int32_t>(s, dst, n);
+      return;
+    case DType::kI16:
+      convert_loop<int16_t>(s, dst, n);
+      return;
+    case DType::kI8:
+      convert_loop<int8_t>(s, dst, n);
+      return;
+    case DType::kU8:
+      convert_loop<uint8_t>(s, dst, n);
+      return;
+    case DType::kU16:
+      convert_loop<uint16_t>(s, dst, n);
+      return;
+    case DType::kU32:
+      convert_loop<uint32_t>(s, dst, n);
+      return;
+    case DType::kU64:
+      convert_loop<uint64_t>(s, dst, n);
+      return;
     case DType::kBool:
       for (size_t i = 0; i < n; ++i) dst[i] = s[i] != 0 ? 1.0f : 0.0f;
       return;

@@ -113,16 +113,19 @@ constexpr const char* kQwen2Class = "Qwen2ForCausalLM";
 
 const char* class_name(Architecture a) {
   switch (a) {
-    case Architecture::kLlama: return kLlamaClass;
-    case Architecture::kMistral: return kMistralClass;
-    case Architecture::kQwen2: return kQwen2Class;
+    case Architecture::kLlama:
+      return kLlamaClass;
+    case Architecture::kMistral:
+      return kMistralClass;
+    case Architecture::kQwen2:
+      return kQwen2Class;
   }
   return "?";
 }
 
 Architecture parse_architecture(const Reader& r, const std::string& file) {
-  const std::string supported = std::string(" (supported: ") + kLlamaClass + ", " + kMistralClass +
-                                ", " + kQwen2Class + ")";
+  const std::string supported =
+      std::string(" (supported: ") + kLlamaClass + ", " + kMistralClass + ", " + kQwen2Class + ")";
   if (const json* a = r.get("architectures")) {
     if (!a->is_array()) r.wrong_type("architectures", *a, "a list of strings");
     if (!a->empty()) {
@@ -173,6 +176,10 @@ RopeScaling parse_rope_scaling(const json& v, const Reader& top, const std::stri
 
 ModelConfig parse_impl(std::string_view text, const std::string& file,
                        const std::string& fallback_name) {
+  // nlohmann treats a NUL byte as the end of input and would ignore whatever follows it.
+  if (text.find('\0') != std::string_view::npos) {
+    throw_invalid(file + ": not valid JSON (contains a NUL byte)");
+  }
   json j;
   try {
     j = json::parse(text.begin(), text.end());
@@ -186,7 +193,8 @@ ModelConfig parse_impl(std::string_view text, const std::string& file,
   c.source = SourceFormat::kHuggingFace;
   c.arch = parse_architecture(r, file);
   if (r.get("quantization_config") != nullptr) {
-    throw_unsupported(file + ": the checkpoint is already quantized (quantization_config); load the "
+    throw_unsupported(file +
+                      ": the checkpoint is already quantized (quantization_config); load the "
                       "original floating-point model");
   }
 
@@ -214,7 +222,8 @@ ModelConfig parse_impl(std::string_view text, const std::string& file,
 
   const std::string act = r.opt_str("hidden_act").value_or("silu");
   if (act != "silu") {
-    throw_unsupported(file + ": hidden_act \"" + act.substr(0, 100) + "\" is not supported (only silu)");
+    throw_unsupported(file + ": hidden_act \"" + act.substr(0, 100) +
+                      "\" is not supported (only silu)");
   }
   c.tied_embeddings = r.opt_bool("tie_word_embeddings", false);
 

@@ -37,7 +37,9 @@ const char* json_type(const json& j) {
   return j.type_name();
 }
 
-bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
 
 // numel and byte count of a shape; throws through `fail` on overflow.
 template <typename Fail>
@@ -69,6 +71,10 @@ json parse_json_object(std::string_view text, const std::string& file, const cha
     }
     return true;
   };
+  // nlohmann treats a NUL byte as the end of input and would ignore whatever follows it.
+  if (text.find('\0') != std::string_view::npos) {
+    throw_invalid(file + ": " + what + " is not valid JSON (contains a NUL byte)");
+  }
   json j;
   try {
     j = json::parse(text.begin(), text.end(), cb);
@@ -76,7 +82,8 @@ json parse_json_object(std::string_view text, const std::string& file, const cha
     throw_invalid(file + ": " + what + " is not valid JSON (" + e.what() + ")");
   }
   if (!j.is_object()) throw_invalid(file + ": " + what + " is not a JSON object");
-  if (!duplicate.empty()) throw_invalid(file + ": duplicate entry " + quote_name(duplicate) + " in " + what);
+  if (!duplicate.empty())
+    throw_invalid(file + ": duplicate entry " + quote_name(duplicate) + " in " + what);
   return j;
 }
 
@@ -96,12 +103,14 @@ TensorInfo parse_entry(const std::string& name, const json& e, uint64_t data_sta
   t.name = name;
   auto it = e.find("dtype");
   if (it == e.end()) fail("missing \"dtype\"");
-  if (!it->is_string()) fail(std::string("\"dtype\" is a JSON ") + json_type(*it) + ", expected a string");
+  if (!it->is_string())
+    fail(std::string("\"dtype\" is a JSON ") + json_type(*it) + ", expected a string");
   t.dtype = dtype_from_name(it->get_ref<const std::string&>(), where);
 
   it = e.find("shape");
   if (it == e.end()) fail("missing \"shape\"");
-  if (!it->is_array()) fail(std::string("\"shape\" is a JSON ") + json_type(*it) + ", expected an array");
+  if (!it->is_array())
+    fail(std::string("\"shape\" is a JSON ") + json_type(*it) + ", expected an array");
   for (const auto& d : *it) {
     if (d.is_number_integer() && !d.is_number_unsigned()) {
       fail("negative dimension " + std::to_string(d.get<int64_t>()) + " in \"shape\"");
@@ -124,7 +133,8 @@ TensorInfo parse_entry(const std::string& name, const json& e, uint64_t data_sta
   const uint64_t begin = (*it)[0].get<uint64_t>();
   const uint64_t end = (*it)[1].get<uint64_t>();
   if (end < begin) {
-    fail("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] end before begin");
+    fail("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+         "] end before begin");
   }
   if (end > buffer_len) {
     fail("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
@@ -164,7 +174,8 @@ void check_tiling(const std::vector<TensorInfo>& sorted, uint64_t data_start, ui
   if (pos != buffer_len) {
     throw_invalid(file + ": " + std::to_string(buffer_len - pos) +
                   " unused bytes after the last tensor (data buffer is " +
-                  std::to_string(buffer_len) + " bytes, tensors end at " + std::to_string(pos) + ")");
+                  std::to_string(buffer_len) + " bytes, tensors end at " + std::to_string(pos) +
+                  ")");
   }
 }
 
@@ -270,8 +281,8 @@ SafetensorsIndex safetensors_index_parse(std::string_view json_text, const std::
     const auto& s = shard.get_ref<const std::string&>();
     if (s.empty() || s == "." || s == ".." || s.find('/') != std::string::npos ||
         s.find('\0') != std::string::npos) {
-      throw_invalid(file + ": weight_map entry for " + quote_name(name) + " names shard " + quote_name(s) +
-                    ", which is not a plain file name");
+      throw_invalid(file + ": weight_map entry for " + quote_name(name) + " names shard " +
+                    quote_name(s) + ", which is not a plain file name");
     }
     index.weight_map.emplace(name, s);
   }
@@ -315,7 +326,8 @@ void SafetensorsStore::add_file(SafetensorsFile file) {
 namespace {
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::vector<std::string> list_files(const std::string& dir) {
@@ -351,8 +363,8 @@ SafetensorsStore SafetensorsStore::open_dir(const std::string& dir) {
     for (const auto& shard : shards) {
       const std::string p = path_join(dir, shard);
       if (!file_exists(p)) {
-        throw_invalid(index_path + ": shard " + quote_name(shard) + " listed in weight_map does not exist (" +
-                      p + ")");
+        throw_invalid(index_path + ": shard " + quote_name(shard) +
+                      " listed in weight_map does not exist (" + p + ")");
       }
     }
     for (const auto& shard : shards) {
@@ -387,8 +399,9 @@ SafetensorsStore SafetensorsStore::open_dir(const std::string& dir) {
   std::vector<std::string> pickles;
   for (const auto& f : files) {
     if (ends_with(f, ".safetensors")) st.push_back(f);
-    if (ends_with(f, ".bin") || ends_with(f, ".pt") || ends_with(f, ".pth") ||
-        f == "pytorch_model.bin.index.json") {
+    // Not every *.bin is a pickle: llama2.c's tokenizer.bin is not.
+    if ((f.rfind("pytorch_model", 0) == 0 && ends_with(f, ".bin")) || ends_with(f, ".pt") ||
+        ends_with(f, ".pth") || f == "pytorch_model.bin.index.json") {
       pickles.push_back(f);
     }
   }
@@ -406,7 +419,8 @@ SafetensorsStore SafetensorsStore::open_dir(const std::string& dir) {
                       "AutoModelForCausalLM.from_pretrained(dir).save_pretrained(out, "
                       "safe_serialization=True) in Python");
   }
-  throw_invalid(dir + ": no model weights found (expected " + kSingleName + " or " + kIndexName + ")");
+  throw_invalid(dir + ": no model weights found (expected " + kSingleName + " or " + kIndexName +
+                ")");
 }
 
 // ---- Writer ----
@@ -438,7 +452,8 @@ void check_tensors(const std::string& path, const std::vector<const TensorToWrit
     uint64_t nbytes = 0;
     shape_sizes(t->shape, t->dtype, &numel, &nbytes, fail);
     if (nbytes != t->nbytes) {
-      fail("nbytes is " + std::to_string(t->nbytes) + " but the shape needs " + std::to_string(nbytes));
+      fail("nbytes is " + std::to_string(t->nbytes) + " but the shape needs " +
+           std::to_string(nbytes));
     }
     if (t->nbytes > 0 && t->data == nullptr) fail("data is null");
   }
@@ -464,7 +479,8 @@ std::string header_text(const std::string& path, const std::vector<const TensorT
   try {
     text = h.dump();
   } catch (const nlohmann::json::exception& e) {
-    throw_invalid(path + ": a tensor name or metadata string is not valid UTF-8 (" + e.what() + ")");
+    throw_invalid(path + ": a tensor name or metadata string is not valid UTF-8 (" + e.what() +
+                  ")");
   }
   text.append((8 - (8 + text.size()) % 8) % 8, ' ');
   return text;
@@ -482,7 +498,8 @@ std::unique_ptr<AtomicFile> write_uncommitted(const std::string& path,
 
   auto file = std::make_unique<AtomicFile>(path, expected);
   uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   file->write(len, sizeof len);
   file->write(text);
   const std::string stage = "writing " + path_filename(path);

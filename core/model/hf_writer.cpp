@@ -66,6 +66,10 @@ std::vector<TensorToWrite> collect_tensors(const Model& model, DType dtype, std:
   return out;
 }
 
+void throw_if_not_ok(const Status& s) {
+  if (!s.is_ok()) throw StatusError(s);
+}
+
 void write_text(const std::string& path, const std::string& text) {
   AtomicFile f(path, text.size());
   f.write(text);
@@ -75,7 +79,7 @@ void write_text(const std::string& path, const std::string& text) {
 void carry_tokenizer(const HfWriteOptions& o, int64_t vocab_size, const std::string& dir) {
   const std::string json_path = path_join(dir, "tokenizer.json");
   if (o.synthetic_vocab_tokenizer > 0) {
-    write_synthetic_tokenizer_json(static_cast<int32_t>(o.synthetic_vocab_tokenizer), json_path);
+    throw_if_not_ok(write_synthetic_tokenizer_json(static_cast<int32_t>(o.synthetic_vocab_tokenizer), json_path));
     return;
   }
   if (o.tokenizer_path.empty()) return;
@@ -89,7 +93,9 @@ void carry_tokenizer(const HfWriteOptions& o, int64_t vocab_size, const std::str
     return;
   }
   if (ends_with(".model")) write_text(path_join(dir, "tokenizer.model"), read_file(src));
-  write_tokenizer_json_from_file(src, static_cast<int32_t>(vocab_size), json_path);
+  Result<SentencePieceVocab> vocab = sentencepiece_vocab_load(src, static_cast<int32_t>(vocab_size));
+  throw_if_not_ok(vocab.status());
+  throw_if_not_ok(write_tokenizer_json_from_sentencepiece(vocab.value(), json_path));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+// "▁" / "<0xHH>" helpers for SentencePiece-style pieces (piece_text.h).
 #include "core/tokenizer/piece_text.h"
 
 namespace ostq {
@@ -31,6 +32,7 @@ std::string byte_piece_name(unsigned char byte) {
 }
 
 std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
+  if (from.empty()) return std::string(text);
   std::string out;
   out.reserve(text.size());
   size_t pos = 0;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Forward throughput of the engine on the stories110M shape (d 768, 12 layers, 12 heads, ffn 2048,
 // vocab 32000) at seqlen 1024, next to a plain torch::matmul of comparable size measured in the
-// same run, for fp32 and bf16. Prints medians and the ratio. Usage: bench_forward [repeats]
+// same run, for fp32 and bf16. Prints medians and the ratio. Usage: bench_forward [repeats] [threads]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -44,7 +44,7 @@ double forward_flops(const ModelConfig& c, int64_t T) {
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::atoi(argv[1]) : 5;
-  runtime_init();
+  runtime_init(argc > 2 ? std::atoi(argv[2]) : 0);
   torch::NoGradGuard no_grad;
   std::printf("bench_forward: %s\n", runtime_description().c_str());
   SynthOptions s;

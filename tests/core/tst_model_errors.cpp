@@ -10,6 +10,7 @@
 #include "core/model/hf_writer.h"
 #include "core/model/model.h"
 #include "core/model/synth.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/util/file_util.h"
 #include "test_data.h"
 

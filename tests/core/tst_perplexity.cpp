@@ -80,7 +80,7 @@ class TestPerplexity : public QObject {
     const std::string path = ostq_test::qstr(tmp.path()) + "/rows.txt";
     std::ofstream(path) << " = A = \n \nText one.\n";
     QCOMPARE(QString::fromStdString(load_eval_text(path, TextProtocol::kRows)),
-             QString(" = A = \n\n\n\nText one.\n"));
+             QString(" = A = \n\n\n\n\nText one.\n"));  // row, "", row
   }
 
   void cancelStopsEvaluation() {

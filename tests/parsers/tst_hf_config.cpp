@@ -159,7 +159,7 @@ void TestHfConfig::llama31() {
   QCOMPARE(c.rope_scaling.high_freq_factor, 4.0);
   QCOMPARE(c.rope_scaling.original_max_position_embeddings, int64_t{8192});
   QCOMPARE(c.bos_id, 128000);
-  QCOMPARE(c.eos_id, 128001);  // first of the list
+  QCOMPARE(c.eos_id, 128001);          // first of the list
   QCOMPARE(c.name, std::string("x"));  // no _name_or_path: the directory's name
   QCOMPARE(c.parameter_count(), int64_t{8030261248});
 
@@ -177,7 +177,8 @@ void TestHfConfig::mistral() {
   QCOMPARE(c.head_dim, int64_t{128});
   QCOMPARE(c.max_seq_len, int64_t{32768});
   QCOMPARE(c.parameter_count(), int64_t{7241732096});
-  const ModelConfig no_window = parse_ok(edited(kMistral, "sliding_window", "null").toUtf8().constData());
+  const ModelConfig no_window =
+      parse_ok(edited(kMistral, "sliding_window", "null").toUtf8().constData());
   QCOMPARE(no_window.sliding_window, int64_t{0});
 }
 
@@ -222,8 +223,8 @@ void TestHfConfig::defaults() {
   QCOMPARE(c.rope_scaling.type, RopeScaling::Type::kNone);
   const ModelConfig e = parse_ok(edited(kLlama2, "eos_token_id", "[]").toUtf8().constData());
   QCOMPARE(e.eos_id, -1);
-  const ModelConfig d = parse_ok(edited(kLlama2, "rope_scaling", R"({"rope_type": "default"})")
-                                     .toUtf8().constData());
+  const ModelConfig d =
+      parse_ok(edited(kLlama2, "rope_scaling", R"({"rope_type": "default"})").toUtf8().constData());
   QCOMPARE(d.rope_scaling.type, RopeScaling::Type::kNone);
 }
 
@@ -281,61 +282,75 @@ void TestHfConfig::errors_data() {
   QTest::addColumn<QString>("needle");
   const int inv = static_cast<int>(StatusCode::kInvalidInput);
   const int uns = static_cast<int>(StatusCode::kUnsupported);
-  QTest::newRow("not json") << QStringLiteral("{\"hidden_size\": ") << inv << QStringLiteral("not valid JSON");
-  QTest::newRow("not an object") << QStringLiteral("[1]") << inv << QStringLiteral("not a JSON object");
+  QTest::newRow("not json") << QStringLiteral("{\"hidden_size\": ") << inv
+                            << QStringLiteral("not valid JSON");
+  QTest::newRow("nul byte") << QString::fromUtf8(QByteArray(kLlama2) + QByteArray("\0x", 2)) << inv
+                            << QStringLiteral("NUL");
+  QTest::newRow("not an object") << QStringLiteral("[1]") << inv
+                                 << QStringLiteral("not a JSON object");
   QTest::newRow("unsupported architecture")
-      << edited(kLlama2, "architectures", R"(["GemmaForCausalLM"])") << uns << QStringLiteral("GemmaForCausalLM");
+      << edited(kLlama2, "architectures", R"(["GemmaForCausalLM"])") << uns
+      << QStringLiteral("GemmaForCausalLM");
   QTest::newRow("unsupported model_type")
-      << edited(edited(kLlama2, "architectures", "").toUtf8().constData(), "model_type", R"("gpt2")")
+      << edited(edited(kLlama2, "architectures", "").toUtf8().constData(), "model_type",
+                R"("gpt2")")
       << uns << QStringLiteral("gpt2");
   QTest::newRow("no architecture")
-      << edited(edited(kLlama2, "architectures", "").toUtf8().constData(), "model_type", "")
-      << inv << QStringLiteral("model_type");
-  QTest::newRow("architectures not list") << edited(kLlama2, "architectures", R"("LlamaForCausalLM")")
-                                          << inv << QStringLiteral("architectures");
-  QTest::newRow("yarn") << edited(kLlama2, "rope_scaling", R"({"rope_type": "yarn", "factor": 4.0})")
+      << edited(edited(kLlama2, "architectures", "").toUtf8().constData(), "model_type", "") << inv
+      << QStringLiteral("model_type");
+  QTest::newRow("architectures not list")
+      << edited(kLlama2, "architectures", R"("LlamaForCausalLM")") << inv
+      << QStringLiteral("architectures");
+  QTest::newRow("yarn") << edited(kLlama2, "rope_scaling",
+                                  R"({"rope_type": "yarn", "factor": 4.0})")
                         << uns << QStringLiteral("yarn");
   QTest::newRow("linear") << edited(kLlama2, "rope_scaling", R"({"type": "linear", "factor": 2.0})")
                           << uns << QStringLiteral("linear");
   QTest::newRow("rope_scaling no type") << edited(kLlama2, "rope_scaling", R"({"factor": 2.0})")
                                         << inv << QStringLiteral("rope_type");
   QTest::newRow("llama3 missing key")
-      << edited(kLlama2, "rope_scaling", R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0})")
+      << edited(kLlama2, "rope_scaling",
+                R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0})")
       << inv << QStringLiteral("high_freq_factor");
   QTest::newRow("llama3 bad factors")
-      << edited(kLlama2, "rope_scaling", R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0,
+      << edited(kLlama2, "rope_scaling",
+                R"({"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0,
           "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})")
       << inv << QStringLiteral("greater than low_freq_factor");
-  QTest::newRow("missing hidden_size") << edited(kLlama2, "hidden_size", "") << inv
-                                       << QStringLiteral("\"hidden_size\" is missing");
+  QTest::newRow("missing hidden_size")
+      << edited(kLlama2, "hidden_size", "") << inv << QStringLiteral("\"hidden_size\" is missing");
   QTest::newRow("hidden_size string") << edited(kLlama2, "hidden_size", R"("abc")") << inv
                                       << QStringLiteral("\"hidden_size\" must be an integer");
-  QTest::newRow("hidden_size float") << edited(kLlama2, "hidden_size", "4096.5") << inv
-                                     << QStringLiteral("must be an integer");
+  QTest::newRow("hidden_size float")
+      << edited(kLlama2, "hidden_size", "4096.5") << inv << QStringLiteral("must be an integer");
   QTest::newRow("heads object") << edited(kLlama2, "num_attention_heads", "{}") << inv
                                 << QStringLiteral("num_attention_heads");
-  QTest::newRow("huge integer") << edited(kLlama2, "vocab_size", "1e300") << inv << QStringLiteral("vocab_size");
-  QTest::newRow("rope_theta string") << edited(kLlama2, "rope_theta", R"("1e4")") << inv
-                                     << QStringLiteral("must be a number");
+  QTest::newRow("huge integer") << edited(kLlama2, "vocab_size", "1e300") << inv
+                                << QStringLiteral("vocab_size");
+  QTest::newRow("rope_theta string")
+      << edited(kLlama2, "rope_theta", R"("1e4")") << inv << QStringLiteral("must be a number");
   QTest::newRow("tie not bool") << edited(kLlama2, "tie_word_embeddings", "1") << inv
                                 << QStringLiteral("tie_word_embeddings");
-  QTest::newRow("eos list of strings") << edited(kLlama2, "eos_token_id", R"(["</s>"])") << inv
-                                       << QStringLiteral("eos_token_id");
+  QTest::newRow("eos list of strings")
+      << edited(kLlama2, "eos_token_id", R"(["</s>"])") << inv << QStringLiteral("eos_token_id");
   QTest::newRow("heads not divisible by kv") << edited(kLlama2, "num_key_value_heads", "5") << inv
                                              << QStringLiteral("not a multiple of n_kv_heads");
   QTest::newRow("zero heads") << edited(kLlama2, "num_attention_heads", "0") << inv
                               << QStringLiteral("num_attention_heads");
-  QTest::newRow("hidden not divisible") << edited(kLlama2, "num_attention_heads", "30") << inv
-                                        << QStringLiteral("not divisible");
-  QTest::newRow("negative layers") << edited(kLlama2, "num_hidden_layers", "-1") << inv
-                                   << QStringLiteral("positive");
-  QTest::newRow("gelu") << edited(kLlama2, "hidden_act", R"("gelu")") << uns << QStringLiteral("gelu");
+  QTest::newRow("hidden not divisible")
+      << edited(kLlama2, "num_attention_heads", "30") << inv << QStringLiteral("not divisible");
+  QTest::newRow("negative layers")
+      << edited(kLlama2, "num_hidden_layers", "-1") << inv << QStringLiteral("positive");
+  QTest::newRow("gelu") << edited(kLlama2, "hidden_act", R"("gelu")") << uns
+                        << QStringLiteral("gelu");
   QTest::newRow("attention_bias") << edited(kLlama2, "attention_bias", "true") << uns
                                   << QStringLiteral("attention_bias");
-  QTest::newRow("mlp_bias") << edited(kLlama2, "mlp_bias", "true") << uns << QStringLiteral("mlp_bias");
+  QTest::newRow("mlp_bias") << edited(kLlama2, "mlp_bias", "true") << uns
+                            << QStringLiteral("mlp_bias");
   QTest::newRow("qwen2 sliding window") << edited(kQwen2, "use_sliding_window", "true") << uns
                                         << QStringLiteral("use_sliding_window");
-  QTest::newRow("quantized") << edited(kLlama2, "quantization_config", R"({"quant_method": "gptq"})")
+  QTest::newRow("quantized") << edited(kLlama2, "quantization_config",
+                                       R"({"quant_method": "gptq"})")
                              << uns << QStringLiteral("quantization_config");
 }
 
@@ -346,7 +361,8 @@ void TestHfConfig::errors() {
   const std::string file = "/models/broken-model/config.json";
   const QByteArray text = json.toUtf8();
   const Status s = status_guard([&] {
-    (void)hf_config_parse(std::string_view(text.constData(), static_cast<size_t>(text.size())), file);
+    (void)hf_config_parse(std::string_view(text.constData(), static_cast<size_t>(text.size())),
+                          file);
   });
   QVERIFY2(!s.is_ok(), "expected a failure");
   QVERIFY2(s.code() == static_cast<StatusCode>(code), s.to_string().c_str());

@@ -30,7 +30,8 @@ uint32_t f32_bits(float f) {
   return u;
 }
 
-// Empty when `s` is the expected failure: `code`, and a message naming `file` and containing `needle`.
+// Empty when `s` is the expected failure: `code`, and a message naming `file` and containing
+// `needle`.
 QString failure_mismatch(const Status& s, StatusCode code, const std::string& file,
                          const std::string& needle) {
   const QString got = QString::fromStdString(s.to_string());
@@ -38,15 +39,16 @@ QString failure_mismatch(const Status& s, StatusCode code, const std::string& fi
   if (s.code() != code) return QStringLiteral("wrong status code: ") + got;
   if (s.message().find(file) == std::string::npos) return QStringLiteral("file not named: ") + got;
   if (s.message().find(needle) == std::string::npos) {
-    return QStringLiteral("message lacks \"") + QString::fromStdString(needle) + QStringLiteral("\": ") + got;
+    return QStringLiteral("message lacks \"") + QString::fromStdString(needle) +
+           QStringLiteral("\": ") + got;
   }
   return {};
 }
 
-#define EXPECT_FAILURE(status, code, file, needle)                        \
-  do {                                                                    \
+#define EXPECT_FAILURE(status, code, file, needle)                           \
+  do {                                                                       \
     const QString m_ = failure_mismatch((status), (code), (file), (needle)); \
-    QVERIFY2(m_.isEmpty(), qPrintable(m_));                               \
+    QVERIFY2(m_.isEmpty(), qPrintable(m_));                                  \
   } while (0)
 
 // A raw safetensors file: 8-byte length (n_override when given), the header, data_len bytes 0..255.
@@ -138,9 +140,9 @@ void TestSafetensors::fp16HandValues() {
       {0xc000, -2.0f},
       {0x3555, 0.333251953125f},
       {0x7bff, 65504.0f},
-      {0x0400, std::ldexp(1.0f, -14)},             // smallest normal
-      {0x03ff, std::ldexp(1023.0f, -24)},          // largest subnormal
-      {0x0001, std::ldexp(1.0f, -24)},             // smallest subnormal
+      {0x0400, std::ldexp(1.0f, -14)},     // smallest normal
+      {0x03ff, std::ldexp(1023.0f, -24)},  // largest subnormal
+      {0x0001, std::ldexp(1.0f, -24)},     // smallest subnormal
       {0x8001, -std::ldexp(1.0f, -24)},
       {0x7c00, std::numeric_limits<float>::infinity()},
       {0xfc00, -std::numeric_limits<float>::infinity()},
@@ -155,18 +157,18 @@ void TestSafetensors::fp16HandValues() {
   QVERIFY(std::isnan(fp16_to_fp32(0xfd01)));
 
   // Rounding: ties go to even, in the normal and the subnormal range.
-  QCOMPARE(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), uint16_t{0x3c00});        // tie → even
-  QCOMPARE(fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), uint16_t{0x3c02});    // tie → even
+  QCOMPARE(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11)), uint16_t{0x3c00});      // tie → even
+  QCOMPARE(fp32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), uint16_t{0x3c02});  // tie → even
   QCOMPARE(fp32_to_fp16(1.0f + std::ldexp(1.0f, -11) + std::ldexp(1.0f, -20)), uint16_t{0x3c01});
   QCOMPARE(fp32_to_fp16(65519.0f), uint16_t{0x7bff});
   QCOMPARE(fp32_to_fp16(65520.0f), uint16_t{0x7c00});  // tie above the largest finite → inf
   QCOMPARE(fp32_to_fp16(1e6f), uint16_t{0x7c00});
   QCOMPARE(fp32_to_fp16(-1e30f), uint16_t{0xfc00});
-  QCOMPARE(fp32_to_fp16(std::ldexp(1.0f, -25)), uint16_t{0x0000});        // tie with 0 → 0
+  QCOMPARE(fp32_to_fp16(std::ldexp(1.0f, -25)), uint16_t{0x0000});  // tie with 0 → 0
   QCOMPARE(fp32_to_fp16(std::ldexp(1.5f, -25)), uint16_t{0x0001});
-  QCOMPARE(fp32_to_fp16(std::ldexp(3.0f, -25)), uint16_t{0x0002});        // 1.5 ulp → even 2
-  QCOMPARE(fp32_to_fp16(std::ldexp(5.0f, -25)), uint16_t{0x0002});        // 2.5 ulp → even 2
-  QCOMPARE(fp32_to_fp16(std::ldexp(2047.0f, -25)), uint16_t{0x0400});     // carries into normal
+  QCOMPARE(fp32_to_fp16(std::ldexp(3.0f, -25)), uint16_t{0x0002});     // 1.5 ulp → even 2
+  QCOMPARE(fp32_to_fp16(std::ldexp(5.0f, -25)), uint16_t{0x0002});     // 2.5 ulp → even 2
+  QCOMPARE(fp32_to_fp16(std::ldexp(2047.0f, -25)), uint16_t{0x0400});  // carries into normal
   QCOMPARE(fp32_to_fp16(std::ldexp(1.0f, -30)), uint16_t{0x0000});
   QCOMPARE(fp32_to_fp16(std::numeric_limits<float>::denorm_min()), uint16_t{0x0000});
   // NaN stays NaN even when only low payload bits are set.
@@ -182,8 +184,8 @@ void TestSafetensors::fp16Exhaustive() {
     const int e = (h >> 10) & 0x1f;
     const int m = h & 0x3ff;
     if (e != 0x1f) {
-      float ref = e == 0 ? std::ldexp(static_cast<float>(m), -24)
-                         : std::ldexp(1.0f + m / 1024.0f, e - 15);
+      float ref =
+          e == 0 ? std::ldexp(static_cast<float>(m), -24) : std::ldexp(1.0f + m / 1024.0f, e - 15);
       if (h & 0x8000) ref = -ref;
       QCOMPARE(f32_bits(f), f32_bits(ref));
     }
@@ -198,7 +200,8 @@ void TestSafetensors::fp16Exhaustive() {
     const _Float16 ref = static_cast<_Float16>(f);
     uint16_t rb;
     std::memcpy(&rb, &ref, 2);
-    if (fp32_to_fp16(f) != rb) QFAIL(qPrintable(QStringLiteral("mismatch for %1").arg(f32_bits(f), 8, 16)));
+    if (fp32_to_fp16(f) != rb)
+      QFAIL(qPrintable(QStringLiteral("mismatch for %1").arg(f32_bits(f), 8, 16)));
   }
 #endif
 }
@@ -440,7 +443,8 @@ void TestSafetensors::writerCancel() {
                                    make_tensor("b", DType::kF32, {1000}, v)};
   int calls = 0;
   WriteProgress cancel_late = [&](float, std::string_view) { return ++calls < 3; };
-  Status s = status_guard([&] { safetensors_write(path_join(dir, "c.safetensors"), ts, {}, cancel_late); });
+  Status s = status_guard(
+      [&] { safetensors_write(path_join(dir, "c.safetensors"), ts, {}, cancel_late); });
   QVERIFY(s.is_cancelled());
   QVERIFY(dir_entries(dir).isEmpty());
 
@@ -473,59 +477,81 @@ void TestSafetensors::badFile_data() {
   const std::string a8 = entry("a", "F32", "[2]", "[0,8]");
 
   QTest::newRow("empty file") << QByteArray() << inv << QStringLiteral("too small");
-  QTest::newRow("truncated length") << QByteArray("\x05\x00\x00", 3) << inv << QStringLiteral("too small");
-  QTest::newRow("header past end") << raw_file("{}", 0, 1000) << inv << QStringLiteral("exceeds the file size");
-  QTest::newRow("header over 100MB") << raw_file("{}", 0, 200'000'000) << inv << QStringLiteral("100 MB");
-  QTest::newRow("truncated data") << raw_file("{" + a8 + "}", 5) << inv << QStringLiteral("past the end");
-  QTest::newRow("invalid json") << raw_file("{\"a\": ", 0) << inv << QStringLiteral("not valid JSON");
-  QTest::newRow("not an object") << raw_file("[1,2]", 0) << inv << QStringLiteral("not a JSON object");
-  QTest::newRow("trailing nul") << raw_file(std::string("{}\0", 3), 0) << inv << QStringLiteral("not valid JSON");
-  QTest::newRow("invalid utf8") << raw_file("{\"\xff\":1}", 0) << inv << QStringLiteral("not valid JSON");
-  QTest::newRow("entry not object") << raw_file("{\"a\":5}", 0) << inv << QStringLiteral("expected an object");
-  QTest::newRow("missing dtype") << raw_file(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4) << inv
-                                 << QStringLiteral("missing \"dtype\"");
-  QTest::newRow("missing shape") << raw_file(R"({"a":{"dtype":"F32","data_offsets":[0,4]}})", 4) << inv
-                                 << QStringLiteral("missing \"shape\"");
-  QTest::newRow("missing data_offsets") << raw_file(R"({"a":{"dtype":"F32","shape":[1]}})", 4) << inv
-                                        << QStringLiteral("missing \"data_offsets\"");
-  QTest::newRow("dtype not string") << raw_file(R"({"a":{"dtype":32,"shape":[1],"data_offsets":[0,4]}})", 4)
-                                    << inv << QStringLiteral("\"dtype\"");
-  QTest::newRow("size mismatch") << raw_file("{" + entry("a", "F32", "[2]", "[0,4]") + "}", 4) << inv
-                                 << QStringLiteral("shape needs");
-  QTest::newRow("end before begin") << raw_file("{" + entry("a", "U8", "[0]", "[4,0]") + "}", 4) << inv
-                                    << QStringLiteral("end before begin");
-  QTest::newRow("offsets out of range") << raw_file("{" + entry("a", "F32", "[2]", "[8,16]") + "}", 8)
-                                        << inv << QStringLiteral("past the end");
-  QTest::newRow("offsets not integers") << raw_file("{" + entry("a", "F32", "[1]", "[0.0,4]") + "}", 4)
-                                        << inv << QStringLiteral("data_offsets");
-  QTest::newRow("offsets wrong arity") << raw_file("{" + entry("a", "F32", "[1]", "[0,4,8]") + "}", 4)
-                                       << inv << QStringLiteral("data_offsets");
-  QTest::newRow("overlap") << raw_file("{" + a8 + "," + entry("b", "F32", "[2]", "[4,12]") + "}", 12)
+  QTest::newRow("truncated length")
+      << QByteArray("\x05\x00\x00", 3) << inv << QStringLiteral("too small");
+  QTest::newRow("header past end")
+      << raw_file("{}", 0, 1000) << inv << QStringLiteral("exceeds the file size");
+  QTest::newRow("header over 100MB")
+      << raw_file("{}", 0, 200'000'000) << inv << QStringLiteral("100 MB");
+  QTest::newRow("truncated data") << raw_file("{" + a8 + "}", 5) << inv
+                                  << QStringLiteral("past the end");
+  QTest::newRow("invalid json") << raw_file("{\"a\": ", 0) << inv
+                                << QStringLiteral("not valid JSON");
+  QTest::newRow("not an object") << raw_file("[1,2]", 0) << inv
+                                 << QStringLiteral("not a JSON object");
+  QTest::newRow("trailing nul") << raw_file(std::string("{}\0", 3), 0) << inv
+                                << QStringLiteral("not valid JSON");
+  QTest::newRow("invalid utf8") << raw_file("{\"\xff\":1}", 0) << inv
+                                << QStringLiteral("not valid JSON");
+  QTest::newRow("entry not object")
+      << raw_file("{\"a\":5}", 0) << inv << QStringLiteral("expected an object");
+  QTest::newRow("missing dtype") << raw_file(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", 4)
+                                 << inv << QStringLiteral("missing \"dtype\"");
+  QTest::newRow("missing shape") << raw_file(R"({"a":{"dtype":"F32","data_offsets":[0,4]}})", 4)
+                                 << inv << QStringLiteral("missing \"shape\"");
+  QTest::newRow("missing data_offsets") << raw_file(R"({"a":{"dtype":"F32","shape":[1]}})", 4)
+                                        << inv << QStringLiteral("missing \"data_offsets\"");
+  QTest::newRow("dtype not string")
+      << raw_file(R"({"a":{"dtype":32,"shape":[1],"data_offsets":[0,4]}})", 4) << inv
+      << QStringLiteral("\"dtype\"");
+  QTest::newRow("size mismatch") << raw_file("{" + entry("a", "F32", "[2]", "[0,4]") + "}", 4)
+                                 << inv << QStringLiteral("shape needs");
+  QTest::newRow("end before begin") << raw_file("{" + entry("a", "U8", "[0]", "[4,0]") + "}", 4)
+                                    << inv << QStringLiteral("end before begin");
+  QTest::newRow("offsets out of range")
+      << raw_file("{" + entry("a", "F32", "[2]", "[8,16]") + "}", 8) << inv
+      << QStringLiteral("past the end");
+  QTest::newRow("offsets not integers")
+      << raw_file("{" + entry("a", "F32", "[1]", "[0.0,4]") + "}", 4) << inv
+      << QStringLiteral("data_offsets");
+  QTest::newRow("offsets wrong arity")
+      << raw_file("{" + entry("a", "F32", "[1]", "[0,4,8]") + "}", 4) << inv
+      << QStringLiteral("data_offsets");
+  QTest::newRow("overlap") << raw_file("{" + a8 + "," + entry("b", "F32", "[2]", "[4,12]") + "}",
+                                       12)
                            << inv << QStringLiteral("overlap");
-  QTest::newRow("empty inside another") << raw_file("{" + a8 + "," + entry("b", "F32", "[0]", "[4,4]") + "}", 8)
-                                        << inv << QStringLiteral("overlap");
+  QTest::newRow("empty inside another")
+      << raw_file("{" + a8 + "," + entry("b", "F32", "[0]", "[4,4]") + "}", 8) << inv
+      << QStringLiteral("overlap");
   QTest::newRow("hole") << raw_file("{" + entry("a", "F32", "[1]", "[0,4]") + "," +
-                                    entry("b", "F32", "[1]", "[8,12]") + "}", 12)
+                                        entry("b", "F32", "[1]", "[8,12]") + "}",
+                                    12)
                         << inv << QStringLiteral("holes");
-  QTest::newRow("trailing bytes") << raw_file("{" + a8 + "}", 12) << inv << QStringLiteral("unused bytes after");
-  QTest::newRow("unknown dtype F8") << raw_file("{" + entry("a", "F8_E4M3", "[4]", "[0,4]") + "}", 4) << uns
-                                    << QStringLiteral("F8_E4M3");
+  QTest::newRow("trailing bytes") << raw_file("{" + a8 + "}", 12) << inv
+                                  << QStringLiteral("unused bytes after");
+  QTest::newRow("unknown dtype F8")
+      << raw_file("{" + entry("a", "F8_E4M3", "[4]", "[0,4]") + "}", 4) << uns
+      << QStringLiteral("F8_E4M3");
   QTest::newRow("unknown dtype") << raw_file("{" + entry("a", "Q4", "[4]", "[0,4]") + "}", 4) << uns
                                  << QStringLiteral("unknown dtype");
-  QTest::newRow("negative shape") << raw_file("{" + entry("a", "F32", "[-1]", "[0,4]") + "}", 4) << inv
-                                  << QStringLiteral("negative dimension");
-  QTest::newRow("float shape") << raw_file("{" + entry("a", "F32", "[1.5]", "[0,4]") + "}", 4) << inv
-                               << QStringLiteral("non-negative integers");
-  QTest::newRow("shape overflow") << raw_file("{" + entry("a", "F32", "[4611686018427387904,8]", "[0,4]") + "}", 4)
-                                  << inv << QStringLiteral("overflows");
-  QTest::newRow("byte size overflow") << raw_file("{" + entry("a", "F64", "[4611686018427387904]", "[0,4]") + "}", 4)
-                                      << inv << QStringLiteral("overflows");
-  QTest::newRow("duplicate name") << raw_file("{" + a8 + "," + entry("a", "F32", "[2]", "[8,16]") + "}", 16)
+  QTest::newRow("negative shape") << raw_file("{" + entry("a", "F32", "[-1]", "[0,4]") + "}", 4)
+                                  << inv << QStringLiteral("negative dimension");
+  QTest::newRow("float shape") << raw_file("{" + entry("a", "F32", "[1.5]", "[0,4]") + "}", 4)
+                               << inv << QStringLiteral("non-negative integers");
+  QTest::newRow("shape overflow")
+      << raw_file("{" + entry("a", "F32", "[4611686018427387904,8]", "[0,4]") + "}", 4) << inv
+      << QStringLiteral("overflows");
+  QTest::newRow("byte size overflow")
+      << raw_file("{" + entry("a", "F64", "[4611686018427387904]", "[0,4]") + "}", 4) << inv
+      << QStringLiteral("overflows");
+  QTest::newRow("duplicate name") << raw_file(
+                                         "{" + a8 + "," + entry("a", "F32", "[2]", "[8,16]") + "}",
+                                         16)
                                   << inv << QStringLiteral("duplicate");
-  QTest::newRow("metadata not object") << raw_file(R"({"__metadata__":[1]})", 0) << inv
-                                       << QStringLiteral("__metadata__");
-  QTest::newRow("metadata non-string") << raw_file(R"({"__metadata__":{"k":1}})", 0) << inv
-                                       << QStringLiteral("expected a string");
+  QTest::newRow("metadata not object")
+      << raw_file(R"({"__metadata__":[1]})", 0) << inv << QStringLiteral("__metadata__");
+  QTest::newRow("metadata non-string")
+      << raw_file(R"({"__metadata__":{"k":1}})", 0) << inv << QStringLiteral("expected a string");
 }
 
 void TestSafetensors::badFile() {
@@ -592,8 +618,8 @@ void TestSafetensors::shardedSingleFile() {
   QTemporaryDir tmp;
   const std::string dir = ostq_test::qstr(tmp.path());
   const std::vector<float> v(10, 2.0f);
-  safetensors_write_sharded(dir, {make_tensor("a", DType::kF32, {10}, v),
-                                  make_tensor("b", DType::kF32, {2, 5}, v)}, 80);
+  safetensors_write_sharded(
+      dir, {make_tensor("a", DType::kF32, {10}, v), make_tensor("b", DType::kF32, {2, 5}, v)}, 80);
   QCOMPARE(dir_entries(dir), QStringList{QStringLiteral("model.safetensors")});
   const auto r = status_guard([&] { return SafetensorsStore::open_dir(dir); });
   QVERIFY2(r.is_ok(), r.status().to_string().c_str());
@@ -607,12 +633,14 @@ void TestSafetensors::storeLayouts() {
   {  // a single file with another name
     QTemporaryDir tmp;
     const std::string dir = ostq_test::qstr(tmp.path());
-    safetensors_write(path_join(dir, "weights.safetensors"), {make_tensor("w", DType::kF32, {2}, v)}, {});
+    safetensors_write(path_join(dir, "weights.safetensors"),
+                      {make_tensor("w", DType::kF32, {2}, v)}, {});
     const auto r = status_guard([&] { return SafetensorsStore::open_dir(dir); });
     QVERIFY2(r.is_ok(), r.status().to_string().c_str());
     QCOMPARE(r.value().names(), std::vector<std::string>{"w"});
     // A second one makes it ambiguous.
-    safetensors_write(path_join(dir, "other.safetensors"), {make_tensor("x", DType::kF32, {2}, v)}, {});
+    safetensors_write(path_join(dir, "other.safetensors"), {make_tensor("x", DType::kF32, {2}, v)},
+                      {});
     const Status s = status_guard([&] { (void)SafetensorsStore::open_dir(dir); });
     EXPECT_FAILURE(s, StatusCode::kInvalidInput, dir, "no model.safetensors.index.json");
   }
@@ -625,9 +653,10 @@ void TestSafetensors::storeLayouts() {
     EXPECT_FAILURE(s, StatusCode::kUnsupported, dir, "pytorch_model.bin");
     QVERIFY(s.message().find("safetensors") != std::string::npos);
   }
-  {  // nothing at all
+  {  // no weights at all (a llama2.c tokenizer.bin is not mistaken for a pickle)
     QTemporaryDir tmp;
     const std::string dir = ostq_test::qstr(tmp.path());
+    write_bytes(path_join(dir, "tokenizer.bin"), QByteArray("\x10\x00\x00\x00", 4));
     const Status s = status_guard([&] { (void)SafetensorsStore::open_dir(dir); });
     EXPECT_FAILURE(s, StatusCode::kInvalidInput, dir, "no model weights");
     const std::string missing = path_join(dir, "nope");
@@ -651,27 +680,33 @@ void TestSafetensors::badIndex_data() {
   const QString idx = QStringLiteral("model.safetensors.index.json");
   const QString s2 = QStringLiteral("model-00002-of-00002.safetensors");
   QTest::newRow("missing shard")
-      << QStringLiteral(R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00009-of-00009.safetensors"}})")
+      << QStringLiteral(
+             R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00009-of-00009.safetensors"}})")
       << QStringLiteral("does not exist") << idx;
   QTest::newRow("wrong shard")
-      << QStringLiteral(R"({"weight_map":{"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}})")
+      << QStringLiteral(
+             R"({"weight_map":{"a":"model-00002-of-00002.safetensors","b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}})")
       << QStringLiteral("but is stored in") << idx;
   QTest::newRow("not in shard")
-      << QStringLiteral(R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00002-of-00002.safetensors","d":"model-00002-of-00002.safetensors"}})")
+      << QStringLiteral(
+             R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors","c":"model-00002-of-00002.safetensors","d":"model-00002-of-00002.safetensors"}})")
       << QStringLiteral("does not contain it") << idx;
   QTest::newRow("unlisted tensor")
-      << QStringLiteral(R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})")
+      << QStringLiteral(
+             R"({"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})")
       << QStringLiteral("is not listed") << s2;
   QTest::newRow("missing weight_map") << QStringLiteral(R"({"metadata":{"total_size":8}})")
                                       << QStringLiteral("missing \"weight_map\"") << idx;
-  QTest::newRow("weight_map not object") << QStringLiteral(R"({"weight_map":[1]})")
-                                         << QStringLiteral("expected an object") << idx;
-  QTest::newRow("empty weight_map") << QStringLiteral(R"({"weight_map":{}})") << QStringLiteral("empty") << idx;
-  QTest::newRow("shard not string") << QStringLiteral(R"({"weight_map":{"a":3}})")
-                                    << QStringLiteral("shard file name") << idx;
+  QTest::newRow("weight_map not object")
+      << QStringLiteral(R"({"weight_map":[1]})") << QStringLiteral("expected an object") << idx;
+  QTest::newRow("empty weight_map")
+      << QStringLiteral(R"({"weight_map":{}})") << QStringLiteral("empty") << idx;
+  QTest::newRow("shard not string")
+      << QStringLiteral(R"({"weight_map":{"a":3}})") << QStringLiteral("shard file name") << idx;
   QTest::newRow("path traversal") << QStringLiteral(R"({"weight_map":{"a":"../x.safetensors"}})")
                                   << QStringLiteral("plain file name") << idx;
-  QTest::newRow("invalid json") << QStringLiteral("{\"weight_map\":") << QStringLiteral("not valid JSON") << idx;
+  QTest::newRow("invalid json") << QStringLiteral("{\"weight_map\":")
+                                << QStringLiteral("not valid JSON") << idx;
 }
 
 void TestSafetensors::badIndex() {
@@ -681,12 +716,15 @@ void TestSafetensors::badIndex() {
   QTemporaryDir tmp;
   const std::string dir = ostq_test::qstr(tmp.path());
   const std::vector<float> v = {1, 2};
-  safetensors_write(path_join(dir, "model-00001-of-00002.safetensors"), {make_tensor("a", DType::kF32, {2}, v)}, {});
-  safetensors_write(path_join(dir, "model-00002-of-00002.safetensors"),
-                    {make_tensor("b", DType::kF32, {2}, v), make_tensor("c", DType::kF32, {1, 2}, v)}, {});
+  safetensors_write(path_join(dir, "model-00001-of-00002.safetensors"),
+                    {make_tensor("a", DType::kF32, {2}, v)}, {});
+  safetensors_write(
+      path_join(dir, "model-00002-of-00002.safetensors"),
+      {make_tensor("b", DType::kF32, {2}, v), make_tensor("c", DType::kF32, {1, 2}, v)}, {});
   write_bytes(path_join(dir, "model.safetensors.index.json"), index.toUtf8());
   const Status s = status_guard([&] { (void)SafetensorsStore::open_dir(dir); });
-  EXPECT_FAILURE(s, StatusCode::kInvalidInput, path_join(dir, culprit.toStdString()), needle.toStdString());
+  EXPECT_FAILURE(s, StatusCode::kInvalidInput, path_join(dir, culprit.toStdString()),
+                 needle.toStdString());
 }
 
 QTEST_GUILESS_MAIN(TestSafetensors)
