@@ -43,10 +43,8 @@ class TensorReader {
     const TensorInfo& info = *found.info;
     const std::string where = file->path() + ": tensor " + name;
     if (info.shape != shape) {
-      std::string got, want;
-      for (auto s : info.shape) got += (got.empty() ? "" : ",") + std::to_string(s);
-      for (auto s : shape) want += (want.empty() ? "" : ",") + std::to_string(s);
-      throw_invalid(where + " has shape [" + got + "], config.json implies [" + want + "]");
+      throw_invalid(where + " has shape " + shape_to_string(info.shape) + ", config.json implies " +
+                    shape_to_string(shape));
     }
     const at::ScalarType stored = torch_dtype(info.dtype);
     if (stored == at::kByte) {

@@ -36,16 +36,20 @@ Result<std::shared_ptr<Model>> model_load(const std::string& path, const LoadOpt
   });
 }
 
+std::string shape_to_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 void model_validate_weights(const Model& model, const std::string& what) {
   const ModelConfig& c = model.config;
   auto expect = [&](const at::Tensor& t, std::vector<int64_t> shape, const std::string& name) {
     if (!t.defined()) throw_invalid(what + ": missing tensor " + name);
     if (!t.isfinite().all().item<bool>()) throw_invalid(what + ": tensor " + name + " contains NaN or Inf");
     if (t.sizes().vec() != shape) {
-      std::string got, want;
-      for (auto s : t.sizes()) got += (got.empty() ? "" : ",") + std::to_string(s);
-      for (auto s : shape) want += (want.empty() ? "" : ",") + std::to_string(s);
-      throw_invalid(what + ": tensor " + name + " has shape [" + got + "], config expects [" + want + "]");
+      throw_invalid(what + ": tensor " + name + " has shape " + shape_to_string(t.sizes().vec()) +
+                    ", config expects " + shape_to_string(shape));
     }
   };
   const ModelWeights& w = model.weights;

@@ -49,6 +49,9 @@ struct LoadOptions {
 // Loads a llama2.c checkpoint (file) or a Hugging Face model directory. Errors name the file.
 Result<std::shared_ptr<Model>> model_load(const std::string& path, const LoadOptions& options = {});
 
+// "[64,172]": shapes in error messages.
+std::string shape_to_string(const std::vector<int64_t>& shape);
+
 // Checks every tensor's shape against the config; throws StatusError(invalid) naming `what`.
 void model_validate_weights(const Model& model, const std::string& what);
 
