@@ -3,6 +3,8 @@
 
 #include <torch/types.h>
 
+#include "core/engine/runtime.h"
+
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -50,6 +52,7 @@ Result<GenerateResult> generate(const Model& model, const Tokenizer& tokenizer, 
   return status_guard([&]() -> GenerateResult {
     torch::NoGradGuard no_grad;
     const ModelConfig& c = model.config;
+    BlasThreadsForModel blas_threads(c.dim, c.hidden_dim);
     GenerateResult result;
     std::vector<int32_t> prompt = tokenizer.encode(o.prompt, /*add_bos=*/true);
     if (prompt.empty()) {

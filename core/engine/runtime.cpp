@@ -4,8 +4,10 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "kernels/device_info.h"
@@ -29,6 +31,42 @@ void runtime_init(int threads) {
 }
 
 int runtime_threads() { return at::get_num_threads(); }
+
+namespace {
+
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+
+struct OpenBlasApi {
+  SetThreadsFn set = nullptr;
+  GetThreadsFn get = nullptr;
+};
+
+const OpenBlasApi& openblas_api() {
+  static const OpenBlasApi api = [] {
+    OpenBlasApi a;
+    a.set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    a.get = reinterpret_cast<GetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    return a;
+  }();
+  return api;
+}
+
+// Below this width every GEMM of a forward is small enough that BLAS threading only costs.
+constexpr int64_t kSmallModelWidth = 512;
+
+}  // namespace
+
+BlasThreadsForModel::BlasThreadsForModel(int64_t dim, int64_t hidden_dim) {
+  const OpenBlasApi& api = openblas_api();
+  if (api.set == nullptr || api.get == nullptr || std::max(dim, hidden_dim) >= kSmallModelWidth) return;
+  previous_ = api.get();
+  api.set(1);
+}
+
+BlasThreadsForModel::~BlasThreadsForModel() {
+  if (previous_ > 0) openblas_api().set(previous_);
+}
 
 std::string runtime_description() {
   std::string cuda_why;

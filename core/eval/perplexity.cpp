@@ -3,6 +3,8 @@
 
 #include <torch/types.h>
 
+#include "core/engine/runtime.h"
+
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -48,6 +50,7 @@ Result<PerplexityResult> perplexity_evaluate_tokens(const Model& model, const st
   return status_guard([&]() -> PerplexityResult {
     torch::NoGradGuard no_grad;
     const ModelConfig& c = model.config;
+    BlasThreadsForModel blas_threads(c.dim, c.hidden_dim);
     PerplexityResult r;
     r.protocol = text_protocol_name(o.protocol);
     r.seqlen = o.seqlen > 0 ? o.seqlen : std::min<int64_t>(2048, c.max_seq_len);
