@@ -35,6 +35,7 @@ void run_generate(const GenerateArgs& a) {
     return true;
   });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
   throw_if_error(r.status());
   if (a.stats) {
     std::fprintf(stderr, "%lld tokens generated, %.1f tokens/s\n",
