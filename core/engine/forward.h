@@ -39,8 +39,6 @@ class ForwardHooks {
   // y = x Wᵀ + b for one of the seven linears of a layer; x [B, T, in], W [out, in] → [B, T, out].
   virtual at::Tensor linear(int64_t layer, LinearId id, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& b);
-  // True when on_site does something; lets the engine skip work for pure observers later.
-  virtual bool wants_sites() const { return true; }
 };
 
 // Keys/values of past positions for incremental decoding. Per layer [B, n_kv, capacity, d_h].
