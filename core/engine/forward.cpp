@@ -56,6 +56,15 @@ KvCache kv_cache_create(const Model& model, int64_t batch, int64_t capacity) {
   return cache;
 }
 
+void check_token_ids(const ModelConfig& c, const std::vector<int32_t>& ids) {
+  for (int32_t id : ids) {
+    if (id < 0 || id >= c.vocab_size) {
+      throw_invalid("token id " + std::to_string(id) + " outside the model vocabulary of " +
+                    std::to_string(c.vocab_size) + " (tokenizer/model mismatch)");
+    }
+  }
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& gain, double eps) {
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);

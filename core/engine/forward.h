@@ -62,6 +62,10 @@ struct ForwardOptions {
 // [B, T, V] (kAll) or [B, 1, V] (kLast). Throws on bad token ids or context overflow.
 at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options = {});
 
+// Throws StatusError(invalid) when an id is outside [0, vocab_size): the tokenizer does not
+// belong to the model.
+void check_token_ids(const ModelConfig& config, const std::vector<int32_t>& ids);
+
 // RMSNorm: x / sqrt(mean(x²) + eps) · gain, computed in fp32 and returned in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& gain, double eps);
 

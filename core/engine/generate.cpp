@@ -64,11 +64,7 @@ Result<GenerateResult> generate(const Model& model, const Tokenizer& tokenizer, 
       throw_invalid("prompt has " + std::to_string(prompt.size()) + " tokens, more than --steps " +
                     std::to_string(steps));
     }
-    for (int32_t id : prompt) {
-      if (id < 0 || id >= c.vocab_size) throw_invalid("tokenizer produced id " + std::to_string(id) +
-                                                     " outside the model vocabulary of " +
-                                                     std::to_string(c.vocab_size) + " (tokenizer/model mismatch)");
-    }
+    check_token_ids(c, prompt);
     result.tokens = prompt;
     result.prompt_tokens = static_cast<int64_t>(prompt.size());
     auto emit = [&](int32_t prev, int32_t next) {

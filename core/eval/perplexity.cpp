@@ -66,12 +66,7 @@ Result<PerplexityResult> perplexity_evaluate_tokens(const Model& model, const st
                     std::to_string(r.seqlen) + " (try a smaller --seqlen)");
     }
     r.windows = o.max_windows > 0 ? std::min(available, o.max_windows) : available;
-    for (int32_t id : tokens) {
-      if (id < 0 || id >= c.vocab_size) {
-        throw_invalid("token id " + std::to_string(id) + " outside the model vocabulary of " +
-                      std::to_string(c.vocab_size) + " (tokenizer/model mismatch)");
-      }
-    }
+    check_token_ids(c, tokens);
     at::Tensor all = torch::tensor(std::vector<int64_t>(tokens.begin(), tokens.end()), torch::kLong);
     const int64_t batch = std::max<int64_t>(1, o.batch);
     double nll_sum = 0.0;

@@ -26,6 +26,21 @@ const char* source_format_name(SourceFormat f) {
   return "?";
 }
 
+bool RopeScaling::operator==(const RopeScaling& o) const {
+  return type == o.type && factor == o.factor && low_freq_factor == o.low_freq_factor &&
+         high_freq_factor == o.high_freq_factor &&
+         original_max_position_embeddings == o.original_max_position_embeddings;
+}
+
+bool ModelConfig::operator==(const ModelConfig& o) const {
+  return arch == o.arch && source == o.source && dim == o.dim && hidden_dim == o.hidden_dim &&
+         n_layers == o.n_layers && n_heads == o.n_heads && n_kv_heads == o.n_kv_heads &&
+         head_dim == o.head_dim && vocab_size == o.vocab_size && max_seq_len == o.max_seq_len &&
+         norm_eps == o.norm_eps && rope_theta == o.rope_theta && rope_scaling == o.rope_scaling &&
+         tied_embeddings == o.tied_embeddings && qkv_bias == o.qkv_bias &&
+         sliding_window == o.sliding_window && bos_id == o.bos_id && eos_id == o.eos_id && name == o.name;
+}
+
 int64_t ModelConfig::parameter_count() const {
   int64_t per_layer = 2 * dim + dim * q_dim() + 2 * kv_dim() * dim + q_dim() * dim +
                       3 * dim * hidden_dim + (qkv_bias ? q_dim() + 2 * kv_dim() : 0);

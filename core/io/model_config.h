@@ -21,6 +21,9 @@ struct RopeScaling {
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 8192;
+
+  bool operator==(const RopeScaling& o) const;
+  bool operator!=(const RopeScaling& o) const { return !(*this == o); }
 };
 
 enum class SourceFormat { kLlama2cV0, kLlama2cV1, kLlama2cV2, kHuggingFace };
@@ -55,6 +58,10 @@ struct ModelConfig {
   void validate(const std::string& what) const;
   // One line: "llama d=64 ff=172 L=5 heads=8/4 dh=8 V=512 ctx=512".
   std::string summary() const;
+
+  // Every field equal (round-trip checks of readers and writers).
+  bool operator==(const ModelConfig& o) const;
+  bool operator!=(const ModelConfig& o) const { return !(*this == o); }
 };
 
 }  // namespace ostq

@@ -13,16 +13,6 @@ namespace ostq {
 
 namespace {
 
-at::ScalarType torch_dtype(DType d) {
-  switch (d) {
-    case DType::kF32: return at::kFloat;
-    case DType::kF16: return at::kHalf;
-    case DType::kBF16: return at::kBFloat16;
-    case DType::kF64: return at::kDouble;
-    default: return at::kByte;
-  }
-}
-
 class TensorReader {
  public:
   TensorReader(const std::string& dir, Model& model)
@@ -46,8 +36,8 @@ class TensorReader {
       throw_invalid(where + " has shape " + shape_to_string(info.shape) + ", config.json implies " +
                     shape_to_string(shape));
     }
-    const at::ScalarType stored = torch_dtype(info.dtype);
-    if (stored == at::kByte) {
+    const at::ScalarType stored = scalar_type_of(info.dtype);
+    if (stored == at::ScalarType::Undefined) {
       throw_unsupported(where + " has dtype " + dtype_name(info.dtype) + " (expected F32, F16 or BF16)");
     }
     auto* p = const_cast<uint8_t*>(file->tensor_data(info));

@@ -21,20 +21,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-at::ScalarType torch_dtype_for(DType d) {
-  switch (d) {
-    case DType::kF32: return at::kFloat;
-    case DType::kBF16: return at::kBFloat16;
-    case DType::kF16: return at::kHalf;
-    default: throw_unsupported(std::string("HF export dtype ") + dtype_name(d) + " (use F32, BF16 or F16)");
+// HF exports are written in the float dtypes transformers loads directly.
+at::ScalarType export_scalar_type(DType d) {
+  if (d != DType::kF32 && d != DType::kBF16 && d != DType::kF16) {
+    throw_unsupported(std::string("HF export dtype ") + dtype_name(d) + " (use F32, BF16 or F16)");
   }
+  return scalar_type_of(d);
 }
 
 // Tensors in HF names, in storage dtype; `owned` keeps the converted buffers alive.
 std::vector<TensorToWrite> collect_tensors(const Model& model, DType dtype, std::vector<at::Tensor>& owned) {
   const ModelConfig& c = model.config;
   const ModelWeights& w = model.weights;
-  const at::ScalarType st = torch_dtype_for(dtype);
+  const at::ScalarType st = export_scalar_type(dtype);
   std::vector<TensorToWrite> out;
   auto add = [&](const std::string& name, const at::Tensor& t) {
     if (!t.defined()) return;

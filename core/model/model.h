@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/dtype.h"
 #include "core/io/model_config.h"
 #include "core/util/status.h"
 
@@ -48,6 +49,9 @@ struct LoadOptions {
 
 // Loads a llama2.c checkpoint (file) or a Hugging Face model directory. Errors name the file.
 Result<std::shared_ptr<Model>> model_load(const std::string& path, const LoadOptions& options = {});
+
+// Torch dtype of a floating-point storage dtype (F64, F32, F16, BF16); Undefined for the rest.
+at::ScalarType scalar_type_of(DType dtype);
 
 // "[64,172]": shapes in error messages.
 std::string shape_to_string(const std::vector<int64_t>& shape);

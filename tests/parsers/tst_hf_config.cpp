@@ -75,21 +75,6 @@ ModelConfig parse_ok(const char* text, const char* file = "/models/x/config.json
   return r.is_ok() ? r.value() : ModelConfig{};
 }
 
-bool same_config(const ModelConfig& a, const ModelConfig& b) {
-  return a.arch == b.arch && a.source == b.source && a.dim == b.dim &&
-         a.hidden_dim == b.hidden_dim && a.n_layers == b.n_layers && a.n_heads == b.n_heads &&
-         a.n_kv_heads == b.n_kv_heads && a.head_dim == b.head_dim && a.vocab_size == b.vocab_size &&
-         a.max_seq_len == b.max_seq_len && a.norm_eps == b.norm_eps &&
-         a.rope_theta == b.rope_theta && a.rope_scaling.type == b.rope_scaling.type &&
-         a.rope_scaling.factor == b.rope_scaling.factor &&
-         a.rope_scaling.low_freq_factor == b.rope_scaling.low_freq_factor &&
-         a.rope_scaling.high_freq_factor == b.rope_scaling.high_freq_factor &&
-         a.rope_scaling.original_max_position_embeddings ==
-             b.rope_scaling.original_max_position_embeddings &&
-         a.tied_embeddings == b.tied_embeddings && a.qkv_bias == b.qkv_bias &&
-         a.sliding_window == b.sliding_window && a.bos_id == b.bos_id && a.eos_id == b.eos_id &&
-         a.name == b.name;
-}
 
 // `base` with one top-level key replaced (or removed when value is empty), as JSON text.
 QString edited(const char* base, const char* key, const char* value) {
@@ -253,7 +238,7 @@ void TestHfConfig::roundTrip() {
     const std::string json = hf_config_to_json(c, DType::kBF16);
     QVERIFY(json.find("\"torch_dtype\": \"bfloat16\"") != std::string::npos);
     const ModelConfig back = parse_ok(json.c_str(), "/elsewhere/out/config.json");
-    QVERIFY2(same_config(c, back), json.c_str());
+    QVERIFY2(c == back, json.c_str());
   }
   // A llama2.c model (no name, no special ids) survives too.
   ModelConfig c;
@@ -270,7 +255,7 @@ void TestHfConfig::roundTrip() {
   c.name = "stories15M";
   ModelConfig back = parse_ok(hf_config_to_json(c, DType::kF32).c_str());
   c.source = SourceFormat::kHuggingFace;
-  QVERIFY(same_config(c, back));
+  QVERIFY(c == back);
   // Not expressible in config.json: llama with q/k/v biases only.
   c.qkv_bias = true;
   QCOMPARE(status_guard([&] { (void)hf_config_to_json(c); }).code(), StatusCode::kUnsupported);
