@@ -6,20 +6,48 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/quant/quantized_io.h"
+
 namespace ostq::cli {
 
 void throw_if_error(const Status& status) {
   if (!status.is_ok()) throw StatusError(status);
 }
 
-std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype_name) {
+namespace {
+
+LoadOptions load_options_or_throw(const std::string& dtype_name) {
   Result<ComputeDType> dtype = compute_dtype_parse(dtype_name);
   throw_if_error(dtype.status());
   LoadOptions options;
   options.dtype = dtype.value();
-  Result<std::shared_ptr<Model>> model = model_load(path, options);
+  return options;
+}
+
+}  // namespace
+
+std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype_name) {
+  if (is_quantized_model_dir(path)) {
+    throw_invalid(path + ": a quantized model (has " + kQuantManifestName +
+                  "); this command starts from the original full-precision model");
+  }
+  Result<std::shared_ptr<Model>> model = model_load(path, load_options_or_throw(dtype_name));
   throw_if_error(model.status());
   return model.value();
+}
+
+RunnableModel load_runnable_model_or_throw(const std::string& path, const std::string& dtype_name) {
+  RunnableModel r;
+  if (!is_quantized_model_dir(path)) {
+    r.model = load_model_or_throw(path, dtype_name);
+    return r;
+  }
+  Result<QuantizedModel> q = quantized_model_load(path, load_options_or_throw(dtype_name));
+  throw_if_error(q.status());
+  r.quantized = std::make_shared<QuantizedModel>(std::move(q).value());
+  r.model = r.quantized->model;
+  r.hooks = std::make_shared<ActivationQuantHooks>(r.quantized->config);  // refers into r.quantized
+  return r;
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model) {

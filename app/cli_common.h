@@ -6,14 +6,26 @@
 #include <memory>
 #include <string>
 
+#include "core/engine/forward.h"
 #include "core/model/model.h"
+#include "core/quant/methods.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/progress.h"
 
 namespace ostq::cli {
 
-// Loads the model or throws StatusError.
+// Loads a full-precision model or throws StatusError (also for a directory written by
+// `ostq quantize`: methods and analyses start from the original model).
 std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
+
+// A model ready to run: for a directory written by `ostq quantize`, the quantized model with its
+// run-time activation quantizers as hooks; otherwise the plain model (hooks null).
+struct RunnableModel {
+  std::shared_ptr<Model> model;
+  std::shared_ptr<QuantizedModel> quantized;
+  std::shared_ptr<ForwardHooks> hooks;
+};
+RunnableModel load_runnable_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
 // --tokenizer when given, else the tokenizer found next to the model; throws when none.
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model);
 // A one-line progress display on stderr (rewritten in place on a terminal), never cancels.

@@ -20,7 +20,8 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
-  auto model = load_model_or_throw(a.model, a.dtype);
+  RunnableModel runnable = load_runnable_model_or_throw(a.model, a.dtype);
+  const std::shared_ptr<Model>& model = runnable.model;
   auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
   Result<TextProtocol> protocol = text_protocol_parse(a.protocol);
   throw_if_error(protocol.status());
@@ -29,6 +30,7 @@ void run_eval(const EvalArgs& a) {
   o.max_windows = a.max_windows;
   o.batch = a.batch;
   o.protocol = protocol.value();
+  o.hooks = runnable.hooks.get();
   o.progress = stderr_progress(a.quiet || a.json);
   Result<PerplexityResult> r = perplexity_evaluate_file(*model, *tokenizer, a.data, o);
   throw_if_error(r.status());
@@ -39,10 +41,16 @@ void run_eval(const EvalArgs& a) {
                         {"tokens", p.tokens},   {"predicted_tokens", p.predicted},
                         {"seqlen", p.seqlen},   {"windows", p.windows},   {"seconds", p.seconds},
                         {"tokens_per_s", p.tokens_per_s}, {"tokenizer", tokenizer->kind()}};
+    if (runnable.quantized) {
+      j["quantized"] = {{"method", runnable.quantized->method}, {"quantizers", runnable.quantized->config.describe()}};
+    }
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
   std::printf("perplexity  %.4f\n", p.ppl);
+  if (runnable.quantized) {
+    std::printf("quantized   %s: %s\n", runnable.quantized->method.c_str(), runnable.quantized->config.describe().c_str());
+  }
   std::printf("protocol    %s text, one BOS, %lld windows x %lld tokens (remainder dropped), %lld predicted tokens\n",
               p.protocol.c_str(), static_cast<long long>(p.windows), static_cast<long long>(p.seqlen),
               static_cast<long long>(p.predicted));

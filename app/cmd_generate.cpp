@@ -21,9 +21,11 @@ struct GenerateArgs {
 };
 
 void run_generate(const GenerateArgs& a) {
-  auto model = load_model_or_throw(a.model, a.dtype);
+  RunnableModel runnable = load_runnable_model_or_throw(a.model, a.dtype);
+  const std::shared_ptr<Model>& model = runnable.model;
   auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
   GenerateOptions o;
+  o.hooks = runnable.hooks.get();
   o.prompt = a.prompt;
   o.steps = a.steps;
   o.temperature = a.temperature;

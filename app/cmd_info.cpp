@@ -21,7 +21,7 @@ struct InfoArgs {
 };
 
 void run_info(const InfoArgs& a) {
-  auto model = load_model_or_throw(a.model);
+  auto model = load_runnable_model_or_throw(a.model).model;
   const ModelConfig& c = model->config;
   std::string tok_path = a.tokenizer.empty() ? tokenizer_find_for_model(a.model) : a.tokenizer;
   std::string tok_kind = "none found";

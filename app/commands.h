@@ -14,5 +14,8 @@ void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_quantize(CLI::App& app);
+void register_compare(CLI::App& app);
+void register_analyze(CLI::App& app);
 
 }  // namespace ostq::cli

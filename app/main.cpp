@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   ostq::cli::register_generate(app);
   ostq::cli::register_synth(app);
   ostq::cli::register_convert(app);
+  ostq::cli::register_quantize(app);
+  ostq::cli::register_compare(app);
+  ostq::cli::register_analyze(app);
   app.parse_complete_callback([&] { ostq::runtime_init(threads); });
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/quant/hadamard.h"
 #include "core/util/status.h"
 
 namespace ostq {
@@ -106,16 +107,79 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 
 }  // namespace
 
+at::Tensor model_embed(const Model& model, const at::Tensor& tokens) {
+  return torch::embedding(model.weights.embedding, tokens);
+}
+
+at::Tensor model_head(const Model& model, const at::Tensor& x) {
+  at::Tensor out = rms_norm(x, model.weights.final_norm, model.config.norm_eps);
+  return at::linear(out, model.weights.lm_head).to(at::kFloat);
+}
+
+at::Tensor apply_ffn_rotation(const Model& model, const at::Tensor& x) {
+  if (!model.online.ffn) return x;
+  if (model.online.ffn_dense.defined()) {
+    return at::matmul(x.to(at::kFloat), model.online.ffn_dense).to(x.scalar_type());
+  }
+  if (x.requires_grad()) return hadamard_transform(x);
+  at::Tensor y = x;  // a fresh activation in the forward: rotate its storage, no copy
+  return hadamard_transform_(y);
+}
+
+at::Tensor decoder_layer_forward(const Model& model, int64_t li, const at::Tensor& x_in, const at::Tensor& cos,
+                                 const at::Tensor& sin, int64_t start, KvCache* cache, ForwardHooks& hooks) {
+  const ModelConfig& c = model.config;
+  const LayerWeights& l = model.weights.layers[li];
+  const int64_t B = x_in.size(0), T = x_in.size(1);
+  at::Tensor h = rms_norm(x_in, l.attn_norm, c.norm_eps);
+  hooks.on_site(li, Site::kAttnInput, h);
+  at::Tensor q = hooks.linear(li, LinearId::kQ, h, l.wq, l.bq).view({B, T, c.n_heads, c.head_dim});
+  at::Tensor k = hooks.linear(li, LinearId::kK, h, l.wk, l.bk).view({B, T, c.n_kv_heads, c.head_dim});
+  at::Tensor v = hooks.linear(li, LinearId::kV, h, l.wv, l.bv).view({B, T, c.n_kv_heads, c.head_dim});
+  q = rope_apply(q, cos, sin);
+  k = rope_apply(k, cos, sin);
+  if (model.online.qk) {  // q·kᵀ is unchanged by the common orthogonal H_dh (§3.3)
+    q = hadamard_transform(q);
+    k = hadamard_transform(k);
+  }
+  hooks.on_site(li, Site::kKeyRope, k);
+  hooks.on_site(li, Site::kValue, v);
+
+  at::Tensor k_all, v_all;  // [B, n_kv, S, d_h]
+  if (cache != nullptr) {
+    cache->k[li].narrow(2, start, T).copy_(k.transpose(1, 2));
+    cache->v[li].narrow(2, start, T).copy_(v.transpose(1, 2));
+    k_all = cache->k[li].narrow(2, 0, start + T);
+    v_all = cache->v[li].narrow(2, 0, start + T);
+  } else {
+    k_all = k.transpose(1, 2);
+    v_all = v.transpose(1, 2);
+  }
+  at::Tensor a = attention(q, k_all, v_all, start, c.sliding_window);
+  hooks.on_site(li, Site::kOProjInput, a);
+  at::Tensor x = x_in + hooks.linear(li, LinearId::kO, a, l.wo, {});
+  hooks.on_site(li, Site::kResidualMid, x);
+
+  at::Tensor f = rms_norm(x, l.ffn_norm, c.norm_eps);
+  hooks.on_site(li, Site::kFfnInput, f);
+  at::Tensor gate = hooks.linear(li, LinearId::kGate, f, l.w_gate, {});
+  at::Tensor up = hooks.linear(li, LinearId::kUp, f, l.w_up, {});
+  at::Tensor z = apply_ffn_rotation(model, torch::silu(gate) * up);
+  hooks.on_site(li, Site::kDownProjInput, z);
+  x = x + hooks.linear(li, LinearId::kDown, z, l.w_down, {});
+  hooks.on_site(li, Site::kResidualOut, x);
+  return x;
+}
+
 at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options) {
   const ModelConfig& c = model.config;
-  const ModelWeights& w = model.weights;
   ForwardHooks& hooks = options.hooks != nullptr ? *options.hooks : default_hooks();
   KvCache* cache = options.cache;
 
   if (tokens.dim() != 2 || tokens.scalar_type() != at::kLong) {
     throw StatusError(Status::internal("model_forward expects int64 tokens [B, T]"));
   }
-  const int64_t B = tokens.size(0), T = tokens.size(1);
+  const int64_t T = tokens.size(1);
   const int64_t start = cache != nullptr ? cache->length : 0;
   if (T == 0) throw_invalid("model_forward: empty token sequence");
   if (start + T > c.max_seq_len) {
@@ -128,49 +192,13 @@ at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const For
   }
 
   auto [cos, sin] = rope_tables(c, start, T);
-  at::Tensor x = torch::embedding(w.embedding, tokens);  // [B, T, d]
-
+  at::Tensor x = model_embed(model, tokens);  // [B, T, d]
   for (int64_t li = 0; li < c.n_layers; ++li) {
-    const LayerWeights& l = w.layers[li];
-    at::Tensor h = rms_norm(x, l.attn_norm, c.norm_eps);
-    hooks.on_site(li, Site::kAttnInput, h);
-    at::Tensor q = hooks.linear(li, LinearId::kQ, h, l.wq, l.bq).view({B, T, c.n_heads, c.head_dim});
-    at::Tensor k = hooks.linear(li, LinearId::kK, h, l.wk, l.bk).view({B, T, c.n_kv_heads, c.head_dim});
-    at::Tensor v = hooks.linear(li, LinearId::kV, h, l.wv, l.bv).view({B, T, c.n_kv_heads, c.head_dim});
-    q = rope_apply(q, cos, sin);
-    k = rope_apply(k, cos, sin);
-    hooks.on_site(li, Site::kKeyRope, k);
-    hooks.on_site(li, Site::kValue, v);
-
-    at::Tensor k_all, v_all;  // [B, n_kv, S, d_h]
-    if (cache != nullptr) {
-      cache->k[li].narrow(2, start, T).copy_(k.transpose(1, 2));
-      cache->v[li].narrow(2, start, T).copy_(v.transpose(1, 2));
-      k_all = cache->k[li].narrow(2, 0, start + T);
-      v_all = cache->v[li].narrow(2, 0, start + T);
-    } else {
-      k_all = k.transpose(1, 2);
-      v_all = v.transpose(1, 2);
-    }
-    at::Tensor a = attention(q, k_all, v_all, start, c.sliding_window);
-    hooks.on_site(li, Site::kOProjInput, a);
-    x = x + hooks.linear(li, LinearId::kO, a, l.wo, {});
-    hooks.on_site(li, Site::kResidualMid, x);
-
-    at::Tensor f = rms_norm(x, l.ffn_norm, c.norm_eps);
-    hooks.on_site(li, Site::kFfnInput, f);
-    at::Tensor gate = hooks.linear(li, LinearId::kGate, f, l.w_gate, {});
-    at::Tensor up = hooks.linear(li, LinearId::kUp, f, l.w_up, {});
-    at::Tensor z = torch::silu(gate) * up;
-    hooks.on_site(li, Site::kDownProjInput, z);
-    x = x + hooks.linear(li, LinearId::kDown, z, l.w_down, {});
-    hooks.on_site(li, Site::kResidualOut, x);
+    x = decoder_layer_forward(model, li, x, cos, sin, start, cache, hooks);
   }
   if (cache != nullptr) cache->length = start + T;
-
   if (options.logits == LogitsMode::kLast) x = x.narrow(1, T - 1, 1);
-  at::Tensor out = rms_norm(x, w.final_norm, c.norm_eps);
-  return at::linear(out, w.lm_head).to(at::kFloat);
+  return model_head(model, x);
 }
 
 }  // namespace ostq

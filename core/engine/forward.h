@@ -62,6 +62,21 @@ struct ForwardOptions {
 // [B, T, V] (kAll) or [B, 1, V] (kLast). Throws on bad token ids or context overflow.
 at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options = {});
 
+// The pieces of model_forward, for stage-wise runners (GPTQ, activation capture) that keep the
+// residual stream of many windows between layers.
+// tokens [B, T] int64 → embeddings [B, T, d] (model dtype).
+at::Tensor model_embed(const Model& model, const at::Tensor& tokens);
+// One decoder layer on the residual stream x [B, T, d] at positions start … start+T-1, with RoPE
+// tables for those positions; appends to cache when given. Returns the layer output [B, T, d].
+at::Tensor decoder_layer_forward(const Model& model, int64_t layer, const at::Tensor& x, const at::Tensor& cos,
+                                 const at::Tensor& sin, int64_t start, KvCache* cache, ForwardHooks& hooks);
+// Final norm + lm_head: x [B, T, d] → logits fp32 [B, T, V].
+at::Tensor model_head(const Model& model, const at::Tensor& x);
+
+// x [..., d_ff] → x·M, the online down_proj rotation (identity when model.online.ffn is off).
+// Outside autograd it may rotate x's own storage: pass a tensor nobody else reads.
+at::Tensor apply_ffn_rotation(const Model& model, const at::Tensor& x);
+
 // Throws StatusError(invalid) when an id is outside [0, vocab_size): the tokenizer does not
 // belong to the model.
 void check_token_ids(const ModelConfig& config, const std::vector<int32_t>& ids);

@@ -118,6 +118,7 @@ void hf_write(const Model& model, const std::string& dir, const HfWriteOptions& 
                               });
     write_text(path_join(tmp, "config.json"), hf_config_to_json(model.config, o.dtype));
     carry_tokenizer(o, model.config.vocab_size, tmp);
+    for (const auto& [name, content] : o.extra_files) write_text(path_join(tmp, name), content);
     if (fs::exists(dir, ec)) fs::remove(dir, ec);  // the empty directory checked above
     fs::rename(tmp, dir, ec);
     if (ec) throw_io(dir + ": cannot move the written model into place: " + ec.message());

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/io/dtype.h"
 #include "core/model/model.h"
@@ -19,6 +21,8 @@ struct HfWriteOptions {
   std::string tokenizer_path;                 // tokenizer to carry along (.json copied; .model copied and
                                               // converted to tokenizer.json; .bin converted); "" = none
   int64_t synthetic_vocab_tokenizer = 0;      // >0: write a generated tokenizer.json of that size instead
+  std::vector<std::pair<std::string, std::string>> extra_files;  // (name, content) written inside the
+                                                                 // directory before it appears
 };
 
 // Throws StatusError naming the directory on failure; `dir` must not exist or be empty.

@@ -31,9 +31,18 @@ struct ModelWeights {
   at::Tensor lm_head;     // [V, d]; the same tensor as `embedding` when tied
 };
 
+// Rotations the deployed model applies at run time (OSTQUANT_SPEC.md §3.3); the weights that
+// read the rotated activations hold the matching fold. Off for a model as loaded.
+struct OnlineRotations {
+  bool ffn = false;       // down_proj input z ← z·M (M = H_ff / sqrt(d_ff)); W_down holds W_down·M
+  at::Tensor ffn_dense;   // [d_ff, d_ff] fp32 M when no Hadamard of order d_ff exists; else undefined
+  bool qk = false;        // q, k ← ·H_dh / sqrt(d_h) per head after RoPE (for a quantized K-cache)
+};
+
 struct Model {
   ModelConfig config;
   ModelWeights weights;
+  OnlineRotations online;
   std::string path;                      // where it was loaded from
   at::ScalarType dtype = at::kFloat;     // compute dtype of the weights (fp32 or bf16)
   std::vector<std::shared_ptr<void>> keep_alive;  // memory maps the weights point into

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Calibration windows (OSTQUANT_SPEC.md §5.3, §8.1): a text file tokenized once, then windows of
+// the model's context drawn at seeded random starts from a token range, so calibration and
+// evaluation can take disjoint parts of one file.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/eval/perplexity.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace ostq {
+
+// The file as perplexity tokenizes it (protocol, one BOS in front). Throws naming the file.
+std::vector<int32_t> tokenize_text_file(const Tokenizer& tokenizer, const std::string& path, TextProtocol protocol);
+
+// `count` windows of `seqlen` tokens starting at seeded random positions in [begin, end − seqlen]
+// (a portable mt19937_64 draw): int64 [count, seqlen]. Throws (invalid) when the range is
+// shorter than one window.
+at::Tensor sample_windows(const std::vector<int32_t>& tokens, int64_t begin, int64_t end, int64_t seqlen,
+                          int64_t count, uint64_t seed);
+
+// The first `count` consecutive non-overlapping windows of tokens[begin, end): [n, seqlen] with
+// n = min(count, (end − begin) / seqlen). For deterministic analyses.
+at::Tensor consecutive_windows(const std::vector<int32_t>& tokens, int64_t begin, int64_t end, int64_t seqlen,
+                               int64_t count);
+
+}  // namespace ostq

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// The quantization methods behind one interface (OSTQUANT_SPEC.md §9): each prepares the
+// transforms it needs, merges them in fp64, then quantizes the weights (RTN or GPTQ). The result
+// is an in-memory model whose weights hold the dequantized values and whose activations are
+// fake-quantized at run time by ActivationQuantHooks. spinquant and ostquant (learned
+// transforms) plug in here with their own transform preparation.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/quant/gptq.h"
+#include "core/quant/gptq_model.h"
+#include "core/quant/quant_config.h"
+#include "core/quant/transforms.h"
+#include "core/util/progress.h"
+
+namespace ostq {
+
+enum class QuantMethod { kRtn, kSmoothQuant, kGptq, kQuaRot };
+const char* quant_method_name(QuantMethod m);  // "rtn", "smoothquant", "gptq", "quarot"
+
+// A method spec as written on the command line: "rtn", "smoothquant", "gptq", "quarot", with an
+// optional "+gptq" suffix choosing GPTQ instead of RTN for the weights ("quarot+gptq").
+struct MethodSpec {
+  QuantMethod method = QuantMethod::kRtn;
+  bool gptq_weights = false;
+  std::string name() const;  // canonical spelling
+};
+Result<MethodSpec> method_spec_parse(const std::string& text);
+
+struct QuantizeOptions {
+  MethodSpec method;
+  QuantConfig config;
+  double smooth_alpha = 0.5;     // SmoothQuant migration strength
+  uint64_t seed = 42;            // rotations
+  at::Tensor calibration;        // int64 [N, T] windows: SmoothQuant statistics, GPTQ Hessians
+  int64_t batch = 4;             // windows per forward during calibration
+  double gptq_damp = 0.01;
+  int64_t gptq_block = 128;
+  bool gptq_act_order = false;
+  ProgressFn progress;
+};
+
+struct QuantizedModel {
+  std::shared_ptr<Model> model;  // transforms merged, weights quantized, online rotations set
+  QuantConfig config;            // activation / KV quantizers to apply at run time
+  std::string method;            // MethodSpec::name()
+  uint64_t seed = 42;
+  std::vector<std::string> notes;          // transforms built, fallbacks, calibration used
+  std::vector<GptqLinearReport> gptq;      // per-linear reconstruction errors when GPTQ ran
+  double seconds = 0.0;
+};
+
+// Runs the method. `fp` is left untouched. Errors: invalid input (bad options, too little
+// calibration data), cancelled (progress returned false).
+Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& options);
+
+// Quantizes the seven linears of every layer in place with RTN (§8.3).
+void rtn_quantize_model(Model& model, const WeightQuantSpec& spec);
+
+}  // namespace ostq
