@@ -37,15 +37,15 @@ const SyrkApi& syrk_api() {
   return api;
 }
 
-// out [d, d] (upper triangle) = yᵀy for y [M, d] row-major. Returns false when no SYRK exists.
+// out [d, d] (upper triangle) += yᵀy for y [M, d] row-major. Returns false when no SYRK exists.
 bool syrk_upper(const at::Tensor& y, at::Tensor& out) {
   const int n = static_cast<int>(y.size(1)), k = static_cast<int>(y.size(0));
   if (y.scalar_type() == at::kFloat && syrk_api().s != nullptr) {
-    syrk_api().s(101, 121, 112, n, k, 1.0f, y.data_ptr<float>(), n, 0.0f, out.data_ptr<float>(), n);
+    syrk_api().s(101, 121, 112, n, k, 1.0f, y.data_ptr<float>(), n, 1.0f, out.data_ptr<float>(), n);
     return true;
   }
   if (y.scalar_type() == at::kDouble && syrk_api().d != nullptr) {
-    syrk_api().d(101, 121, 112, n, k, 1.0, y.data_ptr<double>(), n, 0.0, out.data_ptr<double>(), n);
+    syrk_api().d(101, 121, 112, n, k, 1.0, y.data_ptr<double>(), n, 1.0, out.data_ptr<double>(), n);
     return true;
   }
   return false;
@@ -143,10 +143,20 @@ void MomentAccumulator::add(const at::Tensor& x_in) {
   if (!options_.covariance) return;
   if (options_.fp64_products) y = x.to(at::kDouble) - shift_.to(at::kDouble);
   const at::ScalarType pt = y.scalar_type();
-  if (!product_.defined() || product_.scalar_type() != pt)
+  if (!product_.defined() || product_.scalar_type() != pt) {
+    flush();
     product_ = at::zeros({d, d}, at::TensorOptions().dtype(pt));
-  if (!syrk_upper(y, product_)) at::mm_out(product_, y.t(), y);
+  }
+  if (!syrk_upper(y, product_)) product_.addmm_(y.t(), y);
+  pending_rows_ += rows;
+  if (pending_rows_ >= kFlushRows) flush();
+}
+
+void MomentAccumulator::flush() const {
+  if (pending_rows_ == 0 || !product_.defined()) return;
   cross_.add_(product_);
+  product_.zero_();
+  pending_rows_ = 0;
 }
 
 at::Tensor MomentAccumulator::mean() const {
@@ -178,6 +188,7 @@ at::Tensor MomentAccumulator::covariance() const {
     throw StatusError(Status::internal("MomentAccumulator: covariance was not accumulated"));
   if (count_ == 0) return at::zeros({dim_, dim_}, at::kDouble);
   // cov = C/n − a·aᵀ (a = mean of y) from the upper triangle of C, mirrored: one tiled pass.
+  flush();
   const int64_t d = dim_;
   const double n = static_cast<double>(count_);
   at::Tensor a_t = s1_ / n;

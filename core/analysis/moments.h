@@ -7,9 +7,9 @@
 // mean), y = x − shift, so the sums never suffer the cancellation of raw power sums. The
 // per-channel sums Σy, Σy², Σy³, Σy⁴ are formed in fp64 in one pass over the batch. The cross
 // product Σ yᵀy is one fp32 SYRK per batch (half a GEMM; cblas_ssyrk of the BLAS LibTorch loaded,
-// else at::mm) added into an fp64 accumulator; with the shift the fp32 products carry a relative
-// error near √K·2⁻²⁴ for K rows per batch. `fp64_products` forms them in fp64 instead (about 2×
-// the time).
+// else at::addmm) into an fp32 buffer that is added to the fp64 accumulator every ≥ 4096 rows;
+// with the shift the fp32 products carry a relative error near √K·2⁻²⁴ for K = 4096.
+// `fp64_products` forms them in fp64 instead (about 2× the time).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -57,8 +57,11 @@ class MomentAccumulator {
   at::Tensor shift_;              // fp32 [d]
   at::Tensor s1_, s2_, s3_, s4_;  // fp64 [d]: Σy, Σy², Σy³, Σy⁴
   at::Tensor absmax_;             // fp32 [d]
-  at::Tensor cross_;              // fp64 [d, d]: Σ yᵀy, upper triangle used (SYRK fills only it)
-  at::Tensor product_;            // per-batch yᵀy buffer (fp32 or fp64 [d, d])
+  void flush() const;             // product_ → cross_
+  static constexpr int64_t kFlushRows = 4096;
+  mutable at::Tensor cross_;    // fp64 [d, d]: Σ yᵀy, upper triangle used (SYRK fills only it)
+  mutable at::Tensor product_;  // pending yᵀy of the last < kFlushRows rows (fp32 or fp64)
+  mutable int64_t pending_rows_ = 0;
 };
 
 }  // namespace ostq

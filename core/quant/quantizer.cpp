@@ -194,14 +194,15 @@ at::Tensor fake_quant_activation(const at::Tensor& x, const ActQuantSpec& spec, 
   const int64_t n = x.size(-1);
   if (spec.group_size > 0 && n % spec.group_size != 0) return fake_quant_activation_reference(x, spec, ste);  // throws
   levels(spec.bits, spec.symmetric);  // validates bits
-  at::Tensor out = x.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  const at::Tensor in = x.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty_like(in);
   kernels::FakeQuantParams p;
   p.bits = spec.bits;
   p.symmetric = spec.symmetric;
   p.absmax_scale = spec.sym_scale == SymmetricScale::kAbsMax;
   p.clip_ratio = static_cast<float>(spec.clip_ratio);
   p.group = spec.group_size;
-  kernels::fake_quant_rows(out.data_ptr<float>(), out.numel() / n, n, p);
+  kernels::fake_quant_rows(in.data_ptr<float>(), out.data_ptr<float>(), out.numel() / n, n, p);
   return out.to(x.scalar_type());
 }
 

@@ -17,7 +17,8 @@ struct FakeQuantParams {
   int64_t group = 0;          // elements per group along the row; 0 = the whole row
 };
 
-// In place on data [rows, n] (row-major, contiguous). Groups must divide n. Rows run in parallel.
-void fake_quant_rows(float* data, int64_t rows, int64_t n, const FakeQuantParams& params);
+// out = fake_quant(in) for [rows, n] row-major contiguous arrays (in == out allowed). Groups must
+// divide n. Groups run in parallel.
+void fake_quant_rows(const float* in, float* out, int64_t rows, int64_t n, const FakeQuantParams& params);
 
 }  // namespace ostq::kernels

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/analysis/capture.h"
 #include "core/analysis/qsur.h"
 #include "core/engine/forward.h"
@@ -18,6 +19,7 @@
 #include "core/model/synth.h"
 
 using namespace ostq;
+using ostq_bench::median_seconds;
 
 namespace {
 
@@ -28,18 +30,6 @@ double now_s() {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-template <typename Fn>
-double median_seconds(int repeats, Fn&& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) {
-    const double t0 = now_s();
-    fn();
-    t.push_back(now_s() - t0);
-  }
-  return median(t);
 }
 
 struct CaptureTimes {
@@ -73,13 +63,7 @@ int main(int argc, char** argv) {
   runtime_init(argc > 4 ? std::atoi(argv[4]) : 0);
   torch::NoGradGuard no_grad;
   std::printf("bench_analysis: %s\n", runtime_description().c_str());
-  SynthOptions s;
-  s.dim = 768;
-  s.n_layers = 12;
-  s.n_heads = 12;
-  s.hidden_dim = 2048;
-  s.vocab_size = 32000;
-  s.max_seq_len = 1024;
+  const SynthOptions s = ostq_bench::stories110m_shape();
   auto model = synth_model(s);
   at::Generator gen = at::detail::createCPUGenerator(1);
   at::Tensor tokens = torch::randint(3, s.vocab_size, {windows, seqlen}, gen, torch::kLong);

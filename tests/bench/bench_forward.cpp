@@ -9,26 +9,15 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/engine/forward.h"
 #include "core/engine/runtime.h"
 #include "core/model/synth.h"
 
 using namespace ostq;
+using ostq_bench::median_seconds;
 
 namespace {
-
-template <typename Fn>
-double median_seconds(int repeats, Fn&& fn) {
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 // Multiply-adds ×2 of one forward over T tokens: the seven linears and lm_head, plus QKᵀ and PV
 // over the full T×T score matrix (the engine computes it whole and masks).
@@ -47,8 +36,7 @@ int main(int argc, char** argv) {
   runtime_init(argc > 2 ? std::atoi(argv[2]) : 0);
   torch::NoGradGuard no_grad;
   std::printf("bench_forward: %s\n", runtime_description().c_str());
-  SynthOptions s;
-  s.dim = 768; s.n_layers = 12; s.n_heads = 12; s.hidden_dim = 2048; s.vocab_size = 32000; s.max_seq_len = 1024;
+  const SynthOptions s = ostq_bench::stories110m_shape();
   auto base = synth_model(s);
   const int64_t T = 1024;
   at::Tensor tokens = torch::randint(3, s.vocab_size, {1, T}, torch::kLong);

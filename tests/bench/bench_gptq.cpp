@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/engine/forward.h"
 #include "core/engine/runtime.h"
 #include "core/model/synth.h"
@@ -32,8 +33,7 @@ int main(int argc, char** argv) {
   runtime_init(argc > 3 ? std::atoi(argv[3]) : 0);
   torch::NoGradGuard no_grad;
   std::printf("bench_gptq: %s\n", runtime_description().c_str());
-  SynthOptions s;
-  s.dim = 768; s.n_layers = 12; s.n_heads = 12; s.hidden_dim = 2048; s.vocab_size = 32000; s.max_seq_len = 1024;
+  const SynthOptions s = ostq_bench::stories110m_shape();
   auto base = synth_model(s);
   at::Generator gen = at::detail::createCPUGenerator(1);
   at::Tensor calib = torch::randint(3, s.vocab_size, {windows, seqlen}, gen, torch::kLong);

@@ -13,24 +13,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/quant/hadamard.h"
 
-namespace {
-
-template <typename Fn>
-double median_seconds(int repeats, Fn&& fn) {
-  fn();  // warm-up (also builds and caches the base matrix)
-  std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-}  // namespace
+using ostq_bench::median_seconds;
 
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
