@@ -55,13 +55,12 @@ void run_quantize(const QuantizeArgs& a) {
   o.gptq_damp = a.damp;
   o.gptq_act_order = a.act_order;
   o.progress = stderr_progress(a.quiet);
-  const bool needs_calibration = o.method.method == QuantMethod::kSmoothQuant || o.method.gptq_weights;
-  if (needs_calibration) {
+  if (method_needs_calibration(o.method, o.config)) {
     if (a.calib.empty()) throw_invalid(o.method.name() + " needs --calib FILE (calibration text)");
     Result<TextProtocol> protocol = text_protocol_parse(a.protocol);
     throw_if_error(protocol.status());
     std::vector<int32_t> tokens = tokenize_text_file(*tokenizer, a.calib, protocol.value());
-    const int64_t seqlen = a.seqlen > 0 ? a.seqlen : std::min<int64_t>(2048, model->config.max_seq_len);
+    const int64_t seqlen = a.seqlen > 0 ? a.seqlen : default_window_length(model->config);
     o.calibration = sample_windows(tokens, 0, static_cast<int64_t>(tokens.size()), seqlen, a.calib_windows, a.seed);
   }
   Result<QuantizedModel> q = quantize_model(*model, o);

@@ -314,12 +314,8 @@ LayerAnalysis ActivationCapture::capture_layer(const ProgressFn& progress) {
     auto tw = std::chrono::steady_clock::now();
     double weight_qsur = 0.0;
     const LayerWeights& l = model_.weights.layers[li];
-    const std::pair<LinearId, const at::Tensor*> linears[] = {
-        {LinearId::kQ, &l.wq},       {LinearId::kK, &l.wk},        {LinearId::kV, &l.wv},
-        {LinearId::kO, &l.wo},       {LinearId::kGate, &l.w_gate}, {LinearId::kUp, &l.w_up},
-        {LinearId::kDown, &l.w_down}};
-    for (const auto& [id, w] : linears)
-      out.weights.push_back(weight_stats(linear_name(id), *w, options_, &weight_qsur));
+    for (LinearId id : kLinearIds)
+      out.weights.push_back(weight_stats(linear_name(id), linear_weight(l, id), options_, &weight_qsur));
     out.weight_seconds = seconds_since(tw) - weight_qsur;
     out.qsur_seconds += weight_qsur;
   }

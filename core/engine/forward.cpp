@@ -38,6 +38,23 @@ const char* linear_name(LinearId id) {
   return "?";
 }
 
+at::Tensor& linear_weight(LayerWeights& l, LinearId id) {
+  switch (id) {
+    case LinearId::kQ: return l.wq;
+    case LinearId::kK: return l.wk;
+    case LinearId::kV: return l.wv;
+    case LinearId::kO: return l.wo;
+    case LinearId::kGate: return l.w_gate;
+    case LinearId::kUp: return l.w_up;
+    case LinearId::kDown: return l.w_down;
+  }
+  throw StatusError(Status::internal("unknown linear"));
+}
+
+const at::Tensor& linear_weight(const LayerWeights& l, LinearId id) {
+  return linear_weight(const_cast<LayerWeights&>(l), id);
+}
+
 void ForwardHooks::on_site(int64_t, Site, at::Tensor&) {}
 
 at::Tensor ForwardHooks::linear(int64_t, LinearId, const at::Tensor& x, const at::Tensor& w,

@@ -28,7 +28,13 @@ constexpr int kSiteCount = 8;
 const char* site_name(Site site);  // "attn_input", "key_rope", ...
 
 enum class LinearId { kQ, kK, kV, kO, kGate, kUp, kDown };
+// The seven linears of a decoder layer, in forward order.
+constexpr LinearId kLinearIds[] = {LinearId::kQ,    LinearId::kK,  LinearId::kV,   LinearId::kO,
+                                   LinearId::kGate, LinearId::kUp, LinearId::kDown};
 const char* linear_name(LinearId id);  // "q_proj", ...
+// The weight tensor [out, in] of one linear of a layer (for reading and replacing).
+at::Tensor& linear_weight(LayerWeights& layer, LinearId id);
+const at::Tensor& linear_weight(const LayerWeights& layer, LinearId id);
 
 // Observe / transform / quantize activations and replace linears. Default: plain model.
 class ForwardHooks {

@@ -45,6 +45,8 @@ std::string load_eval_text(const std::string& path, TextProtocol protocol) {
   return joined;
 }
 
+int64_t default_window_length(const ModelConfig& config) { return std::min<int64_t>(2048, config.max_seq_len); }
+
 Result<PerplexityResult> perplexity_evaluate_tokens(const Model& model, const std::vector<int32_t>& tokens,
                                                     const PerplexityOptions& o) {
   return status_guard([&]() -> PerplexityResult {
@@ -53,7 +55,7 @@ Result<PerplexityResult> perplexity_evaluate_tokens(const Model& model, const st
     BlasThreadsForModel blas_threads(c.dim, c.hidden_dim);
     PerplexityResult r;
     r.protocol = text_protocol_name(o.protocol);
-    r.seqlen = o.seqlen > 0 ? o.seqlen : std::min<int64_t>(2048, c.max_seq_len);
+    r.seqlen = o.seqlen > 0 ? o.seqlen : default_window_length(c);
     if (r.seqlen < 2) throw_invalid("--seqlen must be at least 2");
     if (r.seqlen > c.max_seq_len) {
       throw_invalid("--seqlen " + std::to_string(r.seqlen) + " exceeds the model context of " +

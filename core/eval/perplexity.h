@@ -23,6 +23,9 @@ enum class TextProtocol {
 const char* text_protocol_name(TextProtocol p);
 Result<TextProtocol> text_protocol_parse(const std::string& name);  // "plain" | "rows"
 
+// The default window: min(2048, model context) (§11.1; shorter-context models use their context).
+int64_t default_window_length(const ModelConfig& config);
+
 struct PerplexityOptions {
   int64_t seqlen = 0;        // 0: min(2048, model context)
   TextProtocol protocol = TextProtocol::kPlain;

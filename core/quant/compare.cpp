@@ -32,7 +32,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
   return status_guard([&]() -> CompareResult {
     const ModelConfig& c = model.config;
     if (o.methods.empty() || o.bits.empty()) throw_invalid("compare: give at least one method and one bits string");
-    const int64_t seqlen = o.seqlen > 0 ? o.seqlen : std::min<int64_t>(2048, c.max_seq_len);
+    const int64_t seqlen = o.seqlen > 0 ? o.seqlen : default_window_length(c);
     if (seqlen > c.max_seq_len) throw_invalid("--seqlen exceeds the model context of " + std::to_string(c.max_seq_len));
 
     std::vector<QuantConfig> configs;

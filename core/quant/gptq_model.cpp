@@ -4,29 +4,11 @@
 #include <torch/types.h>
 
 #include <algorithm>
-#include <map>
 
 #include "core/engine/layerwise.h"
 #include "core/util/status.h"
 
 namespace ostq {
-
-at::Tensor& linear_weight(LayerWeights& l, LinearId id) {
-  switch (id) {
-    case LinearId::kQ: return l.wq;
-    case LinearId::kK: return l.wk;
-    case LinearId::kV: return l.wv;
-    case LinearId::kO: return l.wo;
-    case LinearId::kGate: return l.w_gate;
-    case LinearId::kUp: return l.w_up;
-    case LinearId::kDown: return l.w_down;
-  }
-  throw StatusError(Status::internal("unknown linear"));
-}
-
-const at::Tensor& linear_weight(const LayerWeights& l, LinearId id) {
-  return linear_weight(const_cast<LayerWeights&>(l), id);
-}
 
 namespace {
 

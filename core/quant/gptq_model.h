@@ -31,8 +31,4 @@ std::vector<GptqLinearReport> gptq_quantize_model(Model& model, const at::Tensor
                                                   const GptqOptions& options, int64_t batch,
                                                   const ProgressFn& progress = {});
 
-// The weight tensor of one linear of a layer (for reading and replacing).
-at::Tensor& linear_weight(LayerWeights& layer, LinearId id);
-const at::Tensor& linear_weight(const LayerWeights& layer, LinearId id);
-
 }  // namespace ostq

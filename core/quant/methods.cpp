@@ -49,12 +49,15 @@ Result<MethodSpec> method_spec_parse(const std::string& text) {
                                "' (rtn, smoothquant, gptq, quarot; append +gptq for GPTQ weights, e.g. quarot+gptq)");
 }
 
+bool method_needs_calibration(const MethodSpec& method, const QuantConfig& config) {
+  return method.method == QuantMethod::kSmoothQuant || (method.gptq_weights && config.weight.enabled());
+}
+
 void rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
   if (!spec.enabled()) return;
   at::NoGradGuard no_grad;
   for (LayerWeights& l : model.weights.layers) {
-    for (LinearId id : {LinearId::kQ, LinearId::kK, LinearId::kV, LinearId::kO, LinearId::kGate, LinearId::kUp,
-                        LinearId::kDown}) {
+    for (LinearId id : kLinearIds) {
       at::Tensor& w = linear_weight(l, id);
       w = fake_quant_weight(w.to(at::kFloat), spec).to(w.scalar_type()).contiguous();
     }
@@ -64,7 +67,7 @@ void rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
 namespace {
 
 // The transforms of each method (none for RTN / GPTQ: they quantize the original weights).
-TransformSet method_transforms(const Model& fp, const QuantizeOptions& o, std::vector<std::string>& notes) {
+TransformSet method_transforms(const Model& fp, const QuantizeOptions& o) {
   const ModelConfig& c = fp.config;
   switch (o.method.method) {
     case QuantMethod::kRtn:
@@ -76,11 +79,9 @@ TransformSet method_transforms(const Model& fp, const QuantizeOptions& o, std::v
     }
     case QuantMethod::kQuaRot: {
       // R1 residual, R2 per KV head on V/O, R4 = H_ff online; R3 = H_dh only when K is quantized.
-      TransformSet t = transform_set_random_hadamard(c, o.seed, o.config.quantizes_kv());
-      return t;
+      return transform_set_random_hadamard(c, o.seed, o.config.quantizes_kv());
     }
   }
-  (void)notes;
   return {};
 }
 
@@ -89,9 +90,7 @@ TransformSet method_transforms(const Model& fp, const QuantizeOptions& o, std::v
 Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& o) {
   return status_guard([&]() -> QuantizedModel {
     auto t0 = std::chrono::steady_clock::now();
-    const bool needs_calibration = o.method.method == QuantMethod::kSmoothQuant ||
-                                   (o.method.gptq_weights && o.config.weight.enabled());
-    if (needs_calibration && (!o.calibration.defined() || o.calibration.size(0) == 0)) {
+    if (method_needs_calibration(o.method, o.config) && (!o.calibration.defined() || o.calibration.size(0) == 0)) {
       throw_invalid(o.method.name() + " needs calibration windows (--calib or part of --data)");
     }
     QuantizedModel q;
@@ -99,7 +98,7 @@ Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& o)
     q.config = o.config;
     q.seed = o.seed;
     report_progress(o.progress, 0.0, "transforms", q.method);
-    TransformSet t = method_transforms(fp, o, q.notes);
+    TransformSet t = method_transforms(fp, o);
     // Methods without transforms quantize the original weights (no norm folding: §9 RTN/GPTQ).
     q.model = t.empty() ? std::make_shared<Model>(fp) : merge_transforms(fp, t);
     q.notes.insert(q.notes.end(), t.notes.begin(), t.notes.end());

@@ -56,6 +56,9 @@ struct QuantizedModel {
   double seconds = 0.0;
 };
 
+// True when the method reads calibration windows (SmoothQuant statistics, GPTQ Hessians).
+bool method_needs_calibration(const MethodSpec& method, const QuantConfig& config);
+
 // Runs the method. `fp` is left untouched. Errors: invalid input (bad options, too little
 // calibration data), cancelled (progress returned false).
 Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& options);

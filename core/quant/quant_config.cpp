@@ -10,6 +10,9 @@ namespace {
 // The activation sites of §7.2 that a plain "A" bit width controls.
 constexpr Site kActSites[] = {Site::kAttnInput, Site::kOProjInput, Site::kFfnInput, Site::kDownProjInput};
 constexpr Site kKvSites[] = {Site::kKeyRope, Site::kValue};
+// Every site a quantizer may sit at (the residual stream never is).
+constexpr Site kQuantizableSites[] = {Site::kAttnInput,     Site::kOProjInput, Site::kFfnInput,
+                                      Site::kDownProjInput, Site::kKeyRope,    Site::kValue};
 
 bool parse_bits(const std::string& s, int* bits) {
   if (s.empty() || s.size() > 2 || s.find_first_not_of("0123456789") != std::string::npos) return false;
@@ -40,7 +43,7 @@ bool QuantConfig::quantizes_kv() const { return site(Site::kKeyRope).enabled() |
 std::string QuantConfig::describe() const {
   std::ostringstream o;
   o << (weight.enabled() ? weight.describe() : std::string("W16"));
-  for (Site s : {Site::kAttnInput, Site::kOProjInput, Site::kFfnInput, Site::kDownProjInput, Site::kKeyRope, Site::kValue}) {
+  for (Site s : kQuantizableSites) {
     const ActQuantSpec& a = site(s);
     if (a.enabled()) o << " | " << site_name(s) << " " << a.describe();
   }
@@ -82,8 +85,7 @@ Status quant_config_override(QuantConfig& config, const std::string& spec) {
   } else if (target == "kv") {
     for (Site s : kKvSites) acts.push_back(&config.site(s));
   } else {
-    for (Site s : {Site::kAttnInput, Site::kOProjInput, Site::kFfnInput, Site::kDownProjInput, Site::kKeyRope,
-                   Site::kValue}) {
+    for (Site s : kQuantizableSites) {
       if (target == site_name(s)) acts.push_back(&config.site(s));
     }
     if (acts.empty()) {

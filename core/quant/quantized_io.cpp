@@ -162,8 +162,7 @@ Result<QuantizedModel> quantized_model_load(const std::string& dir, const LoadOp
         GptqLinearReport g;
         g.layer = r.at("layer").get<int64_t>();
         const std::string name = r.at("linear").get<std::string>();
-        for (LinearId id : {LinearId::kQ, LinearId::kK, LinearId::kV, LinearId::kO, LinearId::kGate, LinearId::kUp,
-                            LinearId::kDown}) {
+        for (LinearId id : kLinearIds) {
           if (name == linear_name(id)) g.linear = id;
         }
         g.error = r.at("error").get<double>();

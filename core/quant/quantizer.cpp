@@ -184,16 +184,31 @@ int64_t WeightQuantGrid::qmax() const {
 }
 
 // x [..., n] → same shape and dtype. Groups split the last dimension: [..., n/gs, gs].
+namespace {
+
+// What both implementations require: valid bits, at least one dimension, groups dividing it.
+Levels check_activation_input(const at::Tensor& x, const ActQuantSpec& spec) {
+  const Levels lv = levels(spec.bits, spec.symmetric);
+  if (x.dim() == 0) throw_invalid("fake_quant_activation: tensor with at least one dimension expected");
+  const int64_t n = x.size(-1);
+  if (spec.group_size > 0 && n % spec.group_size != 0) {
+    throw_invalid("fake_quant_activation: last dimension " + std::to_string(n) + " is not a multiple of group " +
+                  std::to_string(spec.group_size));
+  }
+  return lv;
+}
+
+}  // namespace
+
 at::Tensor fake_quant_activation(const at::Tensor& x, const ActQuantSpec& spec, bool ste) {
   if (!spec.enabled()) return x;
+  check_activation_input(x, spec);
   const bool needs_graph = ste || (at::GradMode::is_enabled() && x.requires_grad());
   const bool kernel_dtype = x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16;
-  if (needs_graph || !kernel_dtype || !x.device().is_cpu() || x.dim() == 0 || x.numel() == 0) {
+  if (needs_graph || !kernel_dtype || !x.device().is_cpu() || x.numel() == 0) {
     return fake_quant_activation_reference(x, spec, ste);
   }
   const int64_t n = x.size(-1);
-  if (spec.group_size > 0 && n % spec.group_size != 0) return fake_quant_activation_reference(x, spec, ste);  // throws
-  levels(spec.bits, spec.symmetric);  // validates bits
   const at::Tensor in = x.to(at::kFloat).contiguous();
   at::Tensor out = at::empty_like(in);
   kernels::FakeQuantParams p;
@@ -208,14 +223,8 @@ at::Tensor fake_quant_activation(const at::Tensor& x, const ActQuantSpec& spec, 
 
 at::Tensor fake_quant_activation_reference(const at::Tensor& x, const ActQuantSpec& spec, bool ste) {
   if (!spec.enabled()) return x;
-  const Levels lv = levels(spec.bits, spec.symmetric);
-  if (x.dim() == 0)
-    throw_invalid("fake_quant_activation: tensor with at least one dimension expected");
+  const Levels lv = check_activation_input(x, spec);
   const int64_t n = x.size(-1);
-  if (spec.group_size > 0 && n % spec.group_size != 0) {
-    throw_invalid("fake_quant_activation: last dimension " + std::to_string(n) +
-                  " is not a multiple of group " + std::to_string(spec.group_size));
-  }
   at::Tensor xc = x.to(compute_type(x));
   at::Tensor rows =
       spec.group_size > 0 ? xc.unflatten(-1, {n / spec.group_size, spec.group_size}) : xc;

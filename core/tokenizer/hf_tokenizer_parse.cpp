@@ -105,6 +105,9 @@ class Parser {
   void parse_pre_tokenizer(const json& v, const std::string& where, int depth);
   void parse_decoder(const json& v, const std::string& where, int depth);
   void parse_post_processor(const json& v, const std::string& where, int depth);
+  // A "Sequence" node: each element of v[key] parsed by `step` one level deeper.
+  using StepParser = void (Parser::*)(const json&, const std::string&, int);
+  void parse_sequence(const json& v, const char* key, const std::string& where, int depth, StepParser step);
   void resolve_special_tokens(const json* config);
   int32_t special_token_id(const json* token) const;  // string or {"content": …}; -1 if none
 
@@ -244,15 +247,20 @@ void Parser::parse_merges(const json& model, const std::unordered_map<std::strin
   }
 }
 
+void Parser::parse_sequence(const json& v, const char* key, const std::string& where, int depth,
+                            StepParser step) {
+  const json* list = member(v, key);
+  if (list == nullptr || !list->is_array()) invalid(where + "." + key + " is not an array");
+  for (size_t i = 0; i < list->size(); ++i) {
+    (this->*step)((*list)[i], where + "." + key + "[" + std::to_string(i) + "]", depth + 1);
+  }
+}
+
 void Parser::parse_normalizer(const json& v, const std::string& where, int depth) {
   if (depth > kMaxNesting) invalid(where + ": nested too deeply");
   const std::string type = type_of(v, where);
   if (type == "Sequence") {
-    const json* list = member(v, "normalizers");
-    if (list == nullptr || !list->is_array()) invalid(where + ".normalizers is not an array");
-    for (size_t i = 0; i < list->size(); ++i) {
-      parse_normalizer((*list)[i], where + ".normalizers[" + std::to_string(i) + "]", depth + 1);
-    }
+    parse_sequence(v, "normalizers", where, depth, &Parser::parse_normalizer);
   } else if (type == "Prepend") {
     const json* p = member(v, "prepend");
     if (p == nullptr) invalid(where + ": missing \"prepend\"");
@@ -276,11 +284,7 @@ void Parser::parse_pre_tokenizer(const json& v, const std::string& where, int de
   const std::string type = type_of(v, where);
   HfPreTokenizerStep step;
   if (type == "Sequence") {
-    const json* list = member(v, "pretokenizers");
-    if (list == nullptr || !list->is_array()) invalid(where + ".pretokenizers is not an array");
-    for (size_t i = 0; i < list->size(); ++i) {
-      parse_pre_tokenizer((*list)[i], where + ".pretokenizers[" + std::to_string(i) + "]", depth + 1);
-    }
+    parse_sequence(v, "pretokenizers", where, depth, &Parser::parse_pre_tokenizer);
     return;
   }
   if (type == "Metaspace") {
@@ -328,11 +332,7 @@ void Parser::parse_decoder(const json& v, const std::string& where, int depth) {
   const std::string type = type_of(v, where);
   HfDecoderSpec& d = spec_.decoder;
   if (type == "Sequence") {
-    const json* list = member(v, "decoders");
-    if (list == nullptr || !list->is_array()) invalid(where + ".decoders is not an array");
-    for (size_t i = 0; i < list->size(); ++i) {
-      parse_decoder((*list)[i], where + ".decoders[" + std::to_string(i) + "]", depth + 1);
-    }
+    parse_sequence(v, "decoders", where, depth, &Parser::parse_decoder);
   } else if (type == "ByteLevel") {
     d.byte_level = true;
   } else if (type == "ByteFallback") {
@@ -367,11 +367,7 @@ void Parser::parse_post_processor(const json& v, const std::string& where, int d
   if (depth > kMaxNesting) invalid(where + ": nested too deeply");
   const std::string type = type_of(v, where);
   if (type == "Sequence") {
-    const json* list = member(v, "processors");
-    if (list == nullptr || !list->is_array()) invalid(where + ".processors is not an array");
-    for (size_t i = 0; i < list->size(); ++i) {
-      parse_post_processor((*list)[i], where + ".processors[" + std::to_string(i) + "]", depth + 1);
-    }
+    parse_sequence(v, "processors", where, depth, &Parser::parse_post_processor);
   } else if (type == "TemplateProcessing") {
     const json* single = member(v, "single");
     if (single == nullptr || !single->is_array()) invalid(where + ".single is not an array");

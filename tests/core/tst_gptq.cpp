@@ -97,26 +97,6 @@ class HessianHooks : public ForwardHooks {
   }
 };
 
-const at::Tensor& weight_of(const LayerWeights& l, LinearId id) {
-  switch (id) {
-    case LinearId::kQ:
-      return l.wq;
-    case LinearId::kK:
-      return l.wk;
-    case LinearId::kV:
-      return l.wv;
-    case LinearId::kO:
-      return l.wo;
-    case LinearId::kGate:
-      return l.w_gate;
-    case LinearId::kUp:
-      return l.w_up;
-    case LinearId::kDown:
-      return l.w_down;
-  }
-  return l.wq;
-}
-
 }  // namespace
 
 class TestGptq : public QObject {
@@ -292,10 +272,9 @@ class TestGptq : public QObject {
           (long long)(windows * seq));
     for (int64_t l = 0; l < m.config.n_layers; ++l) {
       QString line = QString("layer %1").arg(l);
-      for (LinearId id : {LinearId::kQ, LinearId::kK, LinearId::kV, LinearId::kO, LinearId::kGate,
-                          LinearId::kUp, LinearId::kDown}) {
+      for (LinearId id : kLinearIds) {
         const at::Tensor h = hooks.acc.at({l, static_cast<int>(id)}).hessian();
-        const at::Tensor& w = weight_of(m.weights.layers[l], id);
+        const at::Tensor& w = linear_weight(m.weights.layers[l], id);
         QString cell = QString(" %1").arg(linear_name(id));
         for (const WeightQuantSpec& s : {w4, w3}) {
           GptqResult r = gptq_quantize(w, h, gopts(s));
