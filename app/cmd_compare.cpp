@@ -9,6 +9,7 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/learn_args.h"
 #include "core/quant/compare.h"
 
 namespace ostq::cli {
@@ -23,6 +24,7 @@ struct CompareArgs {
   uint64_t seed = 42;
   double alpha = 0.5, calib_fraction = 0.2;
   bool json = false, csv = false, quiet = false;
+  LearnArgs learn;
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -52,6 +54,12 @@ void print_markdown(const CompareResult& r, const CompareArgs& a) {
   if (!r.rows.empty()) {
     std::printf("- quantizers (%s): %s\n", r.rows.front().bits.c_str(), r.rows.front().quantizers.c_str());
   }
+  for (const CompareRow& row : r.rows) {
+    if (!row.learning.empty()) {
+      std::printf("- %s %s: %s; loss %.5g -> %.5g, %.0f s\n", row.method.c_str(), row.bits.c_str(),
+                  row.learning.c_str(), row.first_loss, row.final_loss, row.quantize_seconds);
+    }
+  }
 }
 
 void run_compare(const CompareArgs& a) {
@@ -77,6 +85,7 @@ void run_compare(const CompareArgs& a) {
   o.seed = a.seed;
   o.smooth_alpha = a.alpha;
   o.batch = a.batch;
+  o.learn = learn_options_from(a.learn);
   o.progress = stderr_progress(a.quiet);
   Result<CompareResult> r = compare_methods(*model, *tokenizer, o);
   throw_if_error(r.status());
@@ -85,7 +94,8 @@ void run_compare(const CompareArgs& a) {
     for (const CompareRow& row : r->rows) {
       rows.push_back({{"method", row.method}, {"bits", row.bits}, {"ppl", row.ppl}, {"gap", row.gap},
                       {"quantize_seconds", row.quantize_seconds}, {"eval_seconds", row.eval_seconds},
-                      {"quantizers", row.quantizers}, {"notes", row.notes}});
+                      {"quantizers", row.quantizers}, {"notes", row.notes}, {"learning", row.learning},
+                      {"first_loss", row.first_loss}, {"final_loss", row.final_loss}});
     }
     nlohmann::json settings = {{"model", a.model}, {"dtype", a.dtype}, {"data", a.data}};
     for (const auto& [k, v] : r->settings) settings[k] = v;
@@ -110,7 +120,8 @@ void register_compare(CLI::App& app) {
   cmd->add_option("--data", a->data, "Evaluation text (UTF-8)")->required();
   cmd->add_option("--calib", a->calib, "Calibration text (default: the first 20% of --data, not evaluated)");
   cmd->add_option("--calib-fraction", a->calib_fraction, "Part of --data used for calibration without --calib");
-  cmd->add_option("--methods", a->methods, "Comma list: rtn, smoothquant, gptq, quarot; X+gptq for GPTQ weights");
+  cmd->add_option("--methods", a->methods, "Comma list: rtn, smoothquant, gptq, quarot, spinquant, ostquant; X+gptq for GPTQ weights; "
+                  "ostquant ablations: ostquant:hadamard|womi:noscales:kl_top|kl|ce");
   cmd->add_option("--bits", a->bits, "Comma list of W-A-KV bit strings, e.g. 4-16-16,4-4-16,4-4-4");
   cmd->add_option("--override", a->overrides, "Quantizer override SITE=BITS[:opts], repeatable (see `ostq quantize`)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.bin, tokenizer.model or tokenizer.json");
@@ -122,6 +133,7 @@ void register_compare(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Windows per forward pass");
   cmd->add_option("--dtype", a->dtype, "Compute dtype: fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--protocol", a->protocol, "plain or rows (see `ostq eval`)")->check(CLI::IsMember({"plain", "rows"}));
+  add_learn_options(cmd, a->learn, "--train-batch");
   cmd->add_flag("--json", a->json, "JSON output");
   cmd->add_flag("--csv", a->csv, "CSV output");
   cmd->add_flag("--quiet", a->quiet, "No progress on stderr");

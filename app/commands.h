@@ -17,5 +17,6 @@ void register_convert(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_analyze(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 }  // namespace ostq::cli

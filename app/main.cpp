@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   ostq::cli::register_quantize(app);
   ostq::cli::register_compare(app);
   ostq::cli::register_analyze(app);
+  ostq::cli::register_calibrate(app);
   app.parse_complete_callback([&] { ostq::runtime_init(threads); });
   try {
     app.parse(argc, argv);

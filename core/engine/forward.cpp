@@ -188,7 +188,10 @@ at::Tensor decoder_layer_forward(const Model& model, int64_t li, const at::Tenso
   return x;
 }
 
-at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options) {
+namespace {
+
+// model_forward up to the final residual stream (appends to the cache when given).
+at::Tensor model_forward_impl(const Model& model, const at::Tensor& tokens, const ForwardOptions& options) {
   const ModelConfig& c = model.config;
   ForwardHooks& hooks = options.hooks != nullptr ? *options.hooks : default_hooks();
   KvCache* cache = options.cache;
@@ -214,7 +217,20 @@ at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const For
     x = decoder_layer_forward(model, li, x, cos, sin, start, cache, hooks);
   }
   if (cache != nullptr) cache->length = start + T;
-  if (options.logits == LogitsMode::kLast) x = x.narrow(1, T - 1, 1);
+  return x;
+}
+
+}  // namespace
+
+at::Tensor model_forward_hidden(const Model& model, const at::Tensor& tokens, ForwardHooks* hooks) {
+  ForwardOptions options;
+  options.hooks = hooks;
+  return model_forward_impl(model, tokens, options);
+}
+
+at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options) {
+  at::Tensor x = model_forward_impl(model, tokens, options);
+  if (options.logits == LogitsMode::kLast) x = x.narrow(1, x.size(1) - 1, 1);
   return model_head(model, x);
 }
 

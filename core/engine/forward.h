@@ -68,6 +68,10 @@ struct ForwardOptions {
 // [B, T, V] (kAll) or [B, 1, V] (kLast). Throws on bad token ids or context overflow.
 at::Tensor model_forward(const Model& model, const at::Tensor& tokens, const ForwardOptions& options = {});
 
+// Embedding + every decoder layer: tokens [B, T] int64 (positions 0 … T-1, no cache) → the final
+// residual stream [B, T, d] before the final norm (model dtype). model_head turns it into logits.
+at::Tensor model_forward_hidden(const Model& model, const at::Tensor& tokens, ForwardHooks* hooks = nullptr);
+
 // The pieces of model_forward, for stage-wise runners (GPTQ, activation capture) that keep the
 // residual stream of many windows between layers.
 // tokens [B, T] int64 → embeddings [B, T, d] (model dtype).

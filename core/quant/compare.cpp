@@ -22,7 +22,10 @@ std::string fmt(double v, int digits = 4) {
 ProgressFn sub_progress(const ProgressFn& outer, double lo, double hi, const std::string& label) {
   if (!outer) return {};
   return [outer, lo, hi, label](const Progress& p) {
-    return outer(Progress{lo + (hi - lo) * p.fraction, p.stage, label + ": " + p.detail});
+    Progress mapped = p;  // keeps the training metrics of learned methods
+    mapped.fraction = lo + (hi - lo) * p.fraction;
+    mapped.detail = label + ": " + p.detail;
+    return outer(mapped);
   };
 }
 
@@ -103,6 +106,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
         qo.smooth_alpha = o.smooth_alpha;
         qo.calibration = calib;
         qo.batch = o.batch;
+        qo.learn = o.learn;
         qo.progress = sub_progress(o.progress, step / steps, (step + 0.5) / steps, label);
         Result<QuantizedModel> q = quantize_model(model, qo);
         if (!q.is_ok()) throw StatusError(q.status());
@@ -120,6 +124,13 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
         row.eval_seconds = r->seconds;
         row.quantizers = cfg.describe();
         row.notes = q->notes;
+        if (q->learned) {
+          row.learning = q->learned->settings.describe();
+          if (!q->learned->log.empty()) {
+            row.first_loss = q->learned->log.front().loss;
+            row.final_loss = q->learned->log.back().loss;
+          }
+        }
         result.rows.push_back(std::move(row));
         step += 1.0;
       }

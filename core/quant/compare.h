@@ -29,6 +29,7 @@ struct CompareOptions {
   uint64_t seed = 42;
   double smooth_alpha = 0.5;
   int64_t batch = 4;
+  LearnOptions learn;                          // spinquant / ostquant settings (defaults: the spec's)
   ProgressFn progress;
 };
 
@@ -38,6 +39,8 @@ struct CompareRow {
   double gap = 0.0;            // relative: ppl / fp_ppl − 1
   double quantize_seconds = 0.0, eval_seconds = 0.0;
   std::string quantizers;      // QuantConfig::describe()
+  std::string learning;        // learned methods: LearnSettings::describe()
+  double first_loss = 0.0, final_loss = 0.0;
   std::vector<std::string> notes;
 };
 

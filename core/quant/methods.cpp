@@ -16,12 +16,19 @@ const char* quant_method_name(QuantMethod m) {
     case QuantMethod::kSmoothQuant: return "smoothquant";
     case QuantMethod::kGptq: return "gptq";
     case QuantMethod::kQuaRot: return "quarot";
+    case QuantMethod::kSpinQuant: return "spinquant";
+    case QuantMethod::kOstQuant: return "ostquant";
   }
   return "?";
 }
 
+bool method_learns_transforms(QuantMethod m) { return m == QuantMethod::kSpinQuant || m == QuantMethod::kOstQuant; }
+
 std::string MethodSpec::name() const {
   std::string n = quant_method_name(method);
+  if (init != RotationInit::kAuto) n += std::string(":") + rotation_init_name(init);
+  if (!learn_scales) n += ":noscales";
+  if (loss) n += std::string(":") + loss_kind_name(*loss);
   if (gptq_weights && method != QuantMethod::kGptq) n += "+gptq";
   return n;
 }
@@ -34,23 +41,50 @@ Result<MethodSpec> method_spec_parse(const std::string& text) {
     m.gptq_weights = true;
     base.resize(base.size() - suffix.size());
   }
-  for (QuantMethod q : {QuantMethod::kRtn, QuantMethod::kSmoothQuant, QuantMethod::kGptq, QuantMethod::kQuaRot}) {
-    if (base == quant_method_name(q)) {
+  std::vector<std::string> words;
+  for (size_t start = 0;;) {
+    const size_t colon = base.find(':', start);
+    words.push_back(base.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  const auto unknown = Status::invalid_input(
+      "unknown method '" + text +
+      "' (rtn, smoothquant, gptq, quarot, spinquant, ostquant; append +gptq for GPTQ weights, e.g. quarot+gptq; "
+      "ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce)");
+  bool found = false;
+  for (QuantMethod q : {QuantMethod::kRtn, QuantMethod::kSmoothQuant, QuantMethod::kGptq, QuantMethod::kQuaRot,
+                        QuantMethod::kSpinQuant, QuantMethod::kOstQuant}) {
+    if (words[0] == quant_method_name(q)) {
       m.method = q;
-      if (q == QuantMethod::kGptq) m.gptq_weights = true;
-      if (q == QuantMethod::kRtn && m.gptq_weights) break;  // "rtn+gptq" is a contradiction
-      return m;
+      found = true;
     }
   }
-  if (base == "spinquant" || base == "ostquant") {
-    return Status::unsupported("method '" + base + "' needs learned transforms (the calibration job); not available here yet");
+  if (!found) return unknown;
+  if (m.method == QuantMethod::kGptq) m.gptq_weights = true;
+  if (m.method == QuantMethod::kRtn && m.gptq_weights) return unknown;  // "rtn+gptq" is a contradiction
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (m.method != QuantMethod::kOstQuant) {
+      return Status::invalid_input("method '" + text + "': variant words (':" + w + "') apply to ostquant only");
+    }
+    if (w == "noscales") {
+      m.learn_scales = false;
+    } else if (auto init = rotation_init_parse(w); init.is_ok() && init.value() != RotationInit::kAuto) {
+      m.init = init.value();
+    } else if (auto loss = loss_kind_parse(w); loss.is_ok()) {
+      m.loss = loss.value();
+    } else {
+      return Status::invalid_input("method '" + text + "': unknown variant '" + w +
+                                   "' (womi, hadamard, noscales, kl_top, kl, ce)");
+    }
   }
-  return Status::invalid_input("unknown method '" + text +
-                               "' (rtn, smoothquant, gptq, quarot; append +gptq for GPTQ weights, e.g. quarot+gptq)");
+  return m;
 }
 
 bool method_needs_calibration(const MethodSpec& method, const QuantConfig& config) {
-  return method.method == QuantMethod::kSmoothQuant || (method.gptq_weights && config.weight.enabled());
+  return method.method == QuantMethod::kSmoothQuant || method_learns_transforms(method.method) ||
+         (method.gptq_weights && config.weight.enabled());
 }
 
 void rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
@@ -66,8 +100,20 @@ void rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
 
 namespace {
 
+// The learning options of a learned method: the shared settings with the spec's variant words.
+LearnOptions learn_options(const QuantizeOptions& o) {
+  LearnOptions l = o.learn;
+  l.method = o.method.method == QuantMethod::kSpinQuant ? LearnedMethod::kSpinQuant : LearnedMethod::kOstQuant;
+  if (o.method.init != RotationInit::kAuto) l.init = o.method.init;
+  if (!o.method.learn_scales) l.learn_scales = false;
+  if (o.method.loss) l.loss = o.method.loss;
+  l.seed = o.seed;
+  l.progress = o.progress;
+  return l;
+}
+
 // The transforms of each method (none for RTN / GPTQ: they quantize the original weights).
-TransformSet method_transforms(const Model& fp, const QuantizeOptions& o) {
+TransformSet method_transforms(const Model& fp, const QuantizeOptions& o, QuantizedModel& q) {
   const ModelConfig& c = fp.config;
   switch (o.method.method) {
     case QuantMethod::kRtn:
@@ -80,6 +126,15 @@ TransformSet method_transforms(const Model& fp, const QuantizeOptions& o) {
     case QuantMethod::kQuaRot: {
       // R1 residual, R2 per KV head on V/O, R4 = H_ff online; R3 = H_dh only when K is quantized.
       return transform_set_random_hadamard(c, o.seed, o.config.quantizes_kv());
+    }
+    case QuantMethod::kSpinQuant:
+    case QuantMethod::kOstQuant: {
+      Result<LearnResult> learned = learn_transforms(fp, o.config, o.calibration, learn_options(o));
+      if (!learned.is_ok()) throw StatusError(learned.status());
+      auto shared = std::make_shared<LearnResult>(std::move(learned).value());
+      q.learned = shared;
+      q.notes.insert(q.notes.end(), shared->notes.begin(), shared->notes.end());
+      return shared->transforms;
     }
   }
   return {};
@@ -98,7 +153,7 @@ Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& o)
     q.config = o.config;
     q.seed = o.seed;
     report_progress(o.progress, 0.0, "transforms", q.method);
-    TransformSet t = method_transforms(fp, o);
+    TransformSet t = method_transforms(fp, o, q);
     // Methods without transforms quantize the original weights (no norm folding: §9 RTN/GPTQ).
     q.model = t.empty() ? std::make_shared<Model>(fp) : merge_transforms(fp, t);
     q.notes.insert(q.notes.end(), t.notes.begin(), t.notes.end());

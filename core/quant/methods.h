@@ -2,8 +2,8 @@
 // The quantization methods behind one interface (OSTQUANT_SPEC.md §9): each prepares the
 // transforms it needs, merges them in fp64, then quantizes the weights (RTN or GPTQ). The result
 // is an in-memory model whose weights hold the dequantized values and whose activations are
-// fake-quantized at run time by ActivationQuantHooks. spinquant and ostquant (learned
-// transforms) plug in here with their own transform preparation.
+// fake-quantized at run time by ActivationQuantHooks. spinquant and ostquant learn their
+// transforms first (core/calib/learn.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/learn.h"
 #include "core/model/model.h"
 #include "core/quant/gptq.h"
 #include "core/quant/gptq_model.h"
@@ -21,14 +22,22 @@
 
 namespace ostq {
 
-enum class QuantMethod { kRtn, kSmoothQuant, kGptq, kQuaRot };
-const char* quant_method_name(QuantMethod m);  // "rtn", "smoothquant", "gptq", "quarot"
+enum class QuantMethod { kRtn, kSmoothQuant, kGptq, kQuaRot, kSpinQuant, kOstQuant };
+// "rtn", "smoothquant", "gptq", "quarot", "spinquant", "ostquant"
+const char* quant_method_name(QuantMethod m);
+bool method_learns_transforms(QuantMethod m);  // spinquant, ostquant
 
-// A method spec as written on the command line: "rtn", "smoothquant", "gptq", "quarot", with an
-// optional "+gptq" suffix choosing GPTQ instead of RTN for the weights ("quarot+gptq").
+// A method spec as written on the command line: "rtn", "smoothquant", "gptq", "quarot",
+// "spinquant", "ostquant", with an optional "+gptq" suffix choosing GPTQ instead of RTN for the
+// weights ("quarot+gptq"). ostquant takes ablation variants as ":"-separated words before the
+// suffix: womi | hadamard (rotation init), noscales (rotations only), kl_top | kl | ce (loss),
+// e.g. "ostquant:hadamard:noscales+gptq".
 struct MethodSpec {
   QuantMethod method = QuantMethod::kRtn;
   bool gptq_weights = false;
+  RotationInit init = RotationInit::kAuto;
+  bool learn_scales = true;
+  std::optional<LossKind> loss;
   std::string name() const;  // canonical spelling
 };
 Result<MethodSpec> method_spec_parse(const std::string& text);
@@ -43,6 +52,9 @@ struct QuantizeOptions {
   double gptq_damp = 0.01;
   int64_t gptq_block = 128;
   bool gptq_act_order = false;
+  // Learned methods: steps, batch, learning rates, checkpoints… (the MethodSpec's variant words
+  // override init / scales / loss; seed and progress come from this struct).
+  LearnOptions learn;
   ProgressFn progress;
 };
 
@@ -53,6 +65,7 @@ struct QuantizedModel {
   uint64_t seed = 42;
   std::vector<std::string> notes;          // transforms built, fallbacks, calibration used
   std::vector<GptqLinearReport> gptq;      // per-linear reconstruction errors when GPTQ ran
+  std::shared_ptr<const LearnResult> learned;  // spinquant / ostquant: transforms, settings, loss log
   double seconds = 0.0;
 };
 

@@ -94,7 +94,8 @@ QuantConfig quant_config_from_json(const std::string& text, const std::string& w
 }
 
 void quantized_model_save(const QuantizedModel& q, const std::string& dir, const std::string& tokenizer_path,
-                          const ProgressFn& progress) {
+                          const ProgressFn& progress,
+                          const std::vector<std::pair<std::string, std::string>>& extra_files) {
   const Model& m = *q.model;
   json manifest = {{"format", "ostq-quantized"},
                    {"version", kManifestVersion},
@@ -113,10 +114,20 @@ void quantized_model_save(const QuantizedModel& q, const std::string& dir, const
                     {"rtn_error", r.rtn_error}, {"dead_columns", r.dead_columns}});
   }
   manifest["gptq"] = gptq;
+  if (q.learned) {
+    const LearnResult& l = *q.learned;
+    manifest["learned"] = {{"settings", l.settings.describe()},
+                           {"steps_run", l.log.size()},
+                           {"final_loss", l.log.empty() ? 0.0 : l.log.back().loss},
+                           {"first_loss", l.log.empty() ? 0.0 : l.log.front().loss},
+                           {"resumed_from_step", l.resumed_from_step},
+                           {"seconds", l.seconds}};
+  }
   HfWriteOptions o;
   o.dtype = m.dtype == at::kBFloat16 ? DType::kBF16 : DType::kF32;
   o.tokenizer_path = tokenizer_path;
   o.extra_files.emplace_back(kQuantManifestName, manifest.dump(2) + "\n");
+  o.extra_files.insert(o.extra_files.end(), extra_files.begin(), extra_files.end());
   hf_write(m, dir, o, progress);
 }
 

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/model/model.h"
 #include "core/quant/methods.h"
@@ -17,9 +19,11 @@ namespace ostq {
 inline constexpr const char* kQuantManifestName = "ostq_quant.json";
 
 // Writes `dir` atomically (temporary sibling, renamed). `tokenizer_path` is carried along when
-// not empty. Throws StatusError naming the directory.
+// not empty; `extra_files` (name, bytes) are written inside before the rename. Throws StatusError
+// naming the directory.
 void quantized_model_save(const QuantizedModel& q, const std::string& dir, const std::string& tokenizer_path,
-                          const ProgressFn& progress = {});
+                          const ProgressFn& progress = {},
+                          const std::vector<std::pair<std::string, std::string>>& extra_files = {});
 
 // True when `path` is a directory with an ostq_quant.json.
 bool is_quantized_model_dir(const std::string& path);

@@ -84,23 +84,37 @@ at::Tensor scale_rows(const at::Tensor& w, const at::Tensor& s) { return s.defin
 // Column-scales W [out, in] by s [in] (W·D(s)).
 at::Tensor scale_cols(const at::Tensor& w, const at::Tensor& s) { return s.defined() ? w * s.unsqueeze(0) : w; }
 
-// Merges one layer in place on fp64 weights that already carry the folded norm gains.
-void merge_layer(const ModelConfig& c, const TransformSet& t, int64_t li, LayerWeights& l, Model& out) {
+// Validates one layer's transforms and returns them in fp64 (undefined entries stay undefined).
+LayerTransforms checked_layer(const ModelConfig& c, const TransformSet& t, int64_t li) {
   const LayerTransforms& lt = t.layers.empty() ? LayerTransforms{} : t.layers[li];
   const std::string where = "layer " + std::to_string(li) + " ";
-  const int64_t d_h = c.head_dim, n_kv = c.n_kv_heads, g = c.n_heads / c.n_kv_heads;
-  at::Tensor s_attn = checked_scale(lt.s_attn, c.dim, where + "S_attn");
-  at::Tensor s_ffn = checked_scale(lt.s_ffn, c.dim, where + "S_ffn");
-  at::Tensor s_ov = checked_scale(lt.s_ov, n_kv * d_h, where + "S_ov");
-  at::Tensor s_qk_free = checked_scale(lt.s_qk, n_kv * d_h / 2, where + "S_qk");
-  at::Tensor s_ud = checked_scale(lt.s_up_down, c.hidden_dim, where + "S_up_down");
+  const int64_t d_h = c.head_dim, n_kv = c.n_kv_heads;
+  LayerTransforms out;
+  out.s_attn = checked_scale(lt.s_attn, c.dim, where + "S_attn");
+  out.s_ffn = checked_scale(lt.s_ffn, c.dim, where + "S_ffn");
+  out.s_ov = checked_scale(lt.s_ov, n_kv * d_h, where + "S_ov");
+  out.s_qk = checked_scale(lt.s_qk, n_kv * d_h / 2, where + "S_qk");
+  out.s_up_down = checked_scale(lt.s_up_down, c.hidden_dim, where + "S_up_down");
   if (!lt.r_ov.empty() && static_cast<int64_t>(lt.r_ov.size()) != n_kv) {
     throw_invalid(where + "has " + std::to_string(lt.r_ov.size()) + " R_ov matrices, expected " + std::to_string(n_kv));
   }
+  for (size_t h = 0; h < lt.r_ov.size(); ++h) {
+    check_square(lt.r_ov[h], d_h, where + "R_ov[" + std::to_string(h) + "]");
+    out.r_ov.push_back(f64(lt.r_ov[h]));
+  }
+  return out;
+}
+
+}  // namespace
+
+void apply_layer_transforms(const ModelConfig& c, const LayerTransforms& lt, const at::Tensor& r_res,
+                            const OnlineRotations& online, LayerWeights& l) {
+  const int64_t d_h = c.head_dim, n_kv = c.n_kv_heads, g = c.n_heads / c.n_kv_heads;
+  const auto opts = l.wv.options().requires_grad(false);
 
   // S_qk: k rows ·s, q rows ⊘s (s tiled over the g query heads of each KV head), before RoPE.
-  if (s_qk_free.defined()) {
-    at::Tensor s_k = expand_qk_scale(s_qk_free, n_kv, d_h);
+  if (lt.s_qk.defined()) {
+    at::Tensor s_k = expand_qk_scale(lt.s_qk, n_kv, d_h);
     at::Tensor s_q = s_k.view({n_kv, 1, d_h}).expand({n_kv, g, d_h}).reshape({n_kv * g * d_h});
     l.wk = scale_rows(l.wk, s_k);
     l.wq = scale_rows(l.wq, 1.0 / s_q);
@@ -108,16 +122,15 @@ void merge_layer(const ModelConfig& c, const TransformSet& t, int64_t li, LayerW
     if (l.bq.defined()) l.bq = l.bq / s_q;
   }
   // V/O per KV head h: T_h = D(1/s_h)·R_h on V space; o columns of each query head j: D(s_h)·R_h.
-  if (s_ov.defined() || !lt.r_ov.empty()) {
+  if (lt.s_ov.defined() || !lt.r_ov.empty()) {
     std::vector<at::Tensor> v_blocks, bv_blocks, o_blocks;
     for (int64_t h = 0; h < n_kv; ++h) {
-      at::Tensor inv = s_ov.defined() ? 1.0 / s_ov.narrow(0, h * d_h, d_h) : at::ones({d_h}, at::kDouble);
-      at::Tensor r = lt.r_ov.empty() ? at::eye(d_h, at::kDouble) : f64(lt.r_ov[h]);
-      check_square(r, d_h, where + "R_ov[" + std::to_string(h) + "]");
-      at::Tensor t_h = inv.unsqueeze(1) * r;  // D(1/s_h) R_h   [d_h, d_h]
+      at::Tensor s_h = lt.s_ov.defined() ? lt.s_ov.narrow(0, h * d_h, d_h) : at::ones({d_h}, opts);
+      at::Tensor r = lt.r_ov.empty() ? at::eye(d_h, opts) : lt.r_ov[h];
+      at::Tensor t_h = (1.0 / s_h).unsqueeze(1) * r;  // D(1/s_h) R_h   [d_h, d_h]
       v_blocks.push_back(at::matmul(t_h.t(), l.wv.narrow(0, h * d_h, d_h)));
       if (l.bv.defined()) bv_blocks.push_back(at::matmul(l.bv.narrow(0, h * d_h, d_h).unsqueeze(0), t_h).squeeze(0));
-      at::Tensor o_side = (1.0 / inv).unsqueeze(1) * r;  // D(s_h) R_h
+      at::Tensor o_side = s_h.unsqueeze(1) * r;  // D(s_h) R_h
       for (int64_t j = h * g; j < (h + 1) * g; ++j) o_blocks.push_back(at::matmul(l.wo.narrow(1, j * d_h, d_h), o_side));
     }
     l.wv = at::cat(v_blocks, 0);
@@ -125,36 +138,63 @@ void merge_layer(const ModelConfig& c, const TransformSet& t, int64_t li, LayerW
     l.wo = at::cat(o_blocks, 1);
   }
   // Up/down: W_up ← D(1/s) W_up; W_down ← W_down D(s), then the H_ff fold (after S_up_down: exact).
-  if (s_ud.defined()) {
-    l.w_up = scale_rows(l.w_up, 1.0 / s_ud);
-    l.w_down = scale_cols(l.w_down, s_ud);
+  if (lt.s_up_down.defined()) {
+    l.w_up = scale_rows(l.w_up, 1.0 / lt.s_up_down);
+    l.w_down = scale_cols(l.w_down, lt.s_up_down);
   }
-  if (t.ffn_rotation) {
-    l.w_down = out.online.ffn_dense.defined() ? at::matmul(l.w_down, f64(out.online.ffn_dense))
-                                              : hadamard_transform(l.w_down);
+  if (online.ffn) {
+    l.w_down = online.ffn_dense.defined() ? at::matmul(l.w_down, online.ffn_dense.to(l.w_down.scalar_type()))
+                                          : hadamard_transform(l.w_down);
   }
   // R_res: readers W·R, writers Rᵀ·W.
-  if (t.r_res.defined()) {
-    const at::Tensor& r = t.r_res;
-    l.wq = at::matmul(l.wq, r);
-    l.wk = at::matmul(l.wk, r);
-    l.wv = at::matmul(l.wv, r);
-    l.w_gate = at::matmul(l.w_gate, r);
-    l.w_up = at::matmul(l.w_up, r);
-    l.wo = at::matmul(r.t(), l.wo);
-    l.w_down = at::matmul(r.t(), l.w_down);
+  if (r_res.defined()) {
+    l.wq = at::matmul(l.wq, r_res);
+    l.wk = at::matmul(l.wk, r_res);
+    l.wv = at::matmul(l.wv, r_res);
+    l.w_gate = at::matmul(l.w_gate, r_res);
+    l.w_up = at::matmul(l.w_up, r_res);
+    l.wo = at::matmul(r_res.t(), l.wo);
+    l.w_down = at::matmul(r_res.t(), l.w_down);
   }
   // Norm scales: the quantizer sees N(h)·R·D(1/s); readers get ·D(s); deployed gain 1/s.
-  l.attn_norm = s_attn.defined() ? 1.0 / s_attn : at::ones({c.dim}, at::kDouble);
-  l.ffn_norm = s_ffn.defined() ? 1.0 / s_ffn : at::ones({c.dim}, at::kDouble);
-  l.wq = scale_cols(l.wq, s_attn);
-  l.wk = scale_cols(l.wk, s_attn);
-  l.wv = scale_cols(l.wv, s_attn);
-  l.w_gate = scale_cols(l.w_gate, s_ffn);
-  l.w_up = scale_cols(l.w_up, s_ffn);
+  l.attn_norm = lt.s_attn.defined() ? 1.0 / lt.s_attn : at::ones({c.dim}, opts);
+  l.ffn_norm = lt.s_ffn.defined() ? 1.0 / lt.s_ffn : at::ones({c.dim}, opts);
+  l.wq = scale_cols(l.wq, lt.s_attn);
+  l.wk = scale_cols(l.wk, lt.s_attn);
+  l.wv = scale_cols(l.wv, lt.s_attn);
+  l.w_gate = scale_cols(l.w_gate, lt.s_ffn);
+  l.w_up = scale_cols(l.w_up, lt.s_ffn);
 }
 
-}  // namespace
+LayerWeights fold_norm_gains(const LayerWeights& src, at::ScalarType dtype) {
+  LayerWeights l;
+  at::Tensor g_attn = f64(src.attn_norm), g_ffn = f64(src.ffn_norm);
+  auto cast = [dtype](const at::Tensor& x) { return x.to(dtype).contiguous(); };
+  l.wq = cast(f64(src.wq) * g_attn);
+  l.wk = cast(f64(src.wk) * g_attn);
+  l.wv = cast(f64(src.wv) * g_attn);
+  l.w_gate = cast(f64(src.w_gate) * g_ffn);
+  l.w_up = cast(f64(src.w_up) * g_ffn);
+  l.wo = cast(src.wo);
+  l.w_down = cast(src.w_down);
+  if (src.bq.defined()) l.bq = cast(src.bq);
+  if (src.bk.defined()) l.bk = cast(src.bk);
+  if (src.bv.defined()) l.bv = cast(src.bv);
+  return l;
+}
+
+OnlineRotations online_rotations(const ModelConfig& c, const TransformSet& t) {
+  OnlineRotations online;
+  online.qk = t.qk_hadamard;
+  online.ffn = t.ffn_rotation;
+  if (t.ffn_rotation && !hadamard_exists(c.hidden_dim)) {
+    online.ffn_dense = random_orthogonal(c.hidden_dim, t.seed).to(at::kFloat);
+  }
+  if (t.qk_hadamard && !hadamard_exists(c.head_dim)) {
+    throw_unsupported("no Hadamard matrix of order " + std::to_string(c.head_dim) + " (head dim) for the online QK rotation");
+  }
+  return online;
+}
 
 std::shared_ptr<Model> merge_transforms(const Model& model, const TransformSet& t) {
   const ModelConfig& c = model.config;
@@ -167,39 +207,21 @@ std::shared_ptr<Model> merge_transforms(const Model& model, const TransformSet& 
   }
   check_square(t.r_res, c.dim, "R_res");
   at::NoGradGuard no_grad;
+  const at::Tensor r_res = t.r_res.defined() ? f64(t.r_res) : at::Tensor();
 
   auto out = std::make_shared<Model>();
   out->config = model.config;
   out->config.tied_embeddings = false;  // embedding and lm_head receive different transforms
   out->path = model.path;
   out->dtype = model.dtype;
-  out->online.qk = t.qk_hadamard;
-  out->online.ffn = t.ffn_rotation;
-  if (t.ffn_rotation && !hadamard_exists(c.hidden_dim)) {
-    out->online.ffn_dense = random_orthogonal(c.hidden_dim, t.seed).to(at::kFloat);
-  }
-  if (t.qk_hadamard && !hadamard_exists(c.head_dim)) {
-    throw_unsupported("no Hadamard matrix of order " + std::to_string(c.head_dim) + " (head dim) for the online QK rotation");
-  }
+  out->online = online_rotations(c, t);
 
   const ModelWeights& w = model.weights;
   ModelWeights& o = out->weights;
   for (int64_t li = 0; li < c.n_layers; ++li) {
-    const LayerWeights& src = w.layers[li];
-    LayerWeights l;
     // §3.2: fold the norm gains into the readers' input columns (fp64).
-    at::Tensor g_attn = f64(src.attn_norm), g_ffn = f64(src.ffn_norm);
-    l.wq = f64(src.wq) * g_attn;
-    l.wk = f64(src.wk) * g_attn;
-    l.wv = f64(src.wv) * g_attn;
-    l.w_gate = f64(src.w_gate) * g_ffn;
-    l.w_up = f64(src.w_up) * g_ffn;
-    l.wo = f64(src.wo);
-    l.w_down = f64(src.w_down);
-    if (src.bq.defined()) l.bq = f64(src.bq);
-    if (src.bk.defined()) l.bk = f64(src.bk);
-    if (src.bv.defined()) l.bv = f64(src.bv);
-    merge_layer(c, t, li, l, *out);
+    LayerWeights l = fold_norm_gains(w.layers[li], at::kDouble);
+    apply_layer_transforms(c, checked_layer(c, t, li), r_res, out->online, l);
     auto cast = [&](at::Tensor& x) {
       if (x.defined()) x = x.to(model.dtype).contiguous();
     };
@@ -209,9 +231,9 @@ std::shared_ptr<Model> merge_transforms(const Model& model, const TransformSet& 
     o.layers.push_back(std::move(l));
   }
   at::Tensor emb = f64(w.embedding), head = f64(w.lm_head) * f64(w.final_norm);
-  if (t.r_res.defined()) {
-    emb = at::matmul(emb, t.r_res);
-    head = at::matmul(head, t.r_res);
+  if (r_res.defined()) {
+    emb = at::matmul(emb, r_res);
+    head = at::matmul(head, r_res);
   }
   o.embedding = emb.to(model.dtype).contiguous();
   o.lm_head = head.to(model.dtype).contiguous();

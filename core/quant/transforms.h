@@ -48,6 +48,21 @@ TransformSet transform_set_random_hadamard(const ModelConfig& config, uint64_t s
 // head h gets [s_h, s_h]).
 at::Tensor expand_qk_scale(const at::Tensor& s_qk, int64_t n_kv, int64_t head_dim);
 
+// The §3.5 formulas on one layer's weights `l` (after RMSNorm folding), in whatever dtype and
+// autograd state the tensors carry: fp64 without gradients for the merge, fp32 with gradients for
+// the training forward (§3.8). Scales are not validated here; r_ov entries may repeat one tensor
+// (SpinQuant's R2 shared by all heads). Sets the norm gains to 1/s. `online.ffn` folds H_ff.
+void apply_layer_transforms(const ModelConfig& config, const LayerTransforms& transforms, const at::Tensor& r_res,
+                            const OnlineRotations& online, LayerWeights& l);
+
+// The online rotations a model needs for `t`: H_ff (a seeded dense orthogonal matrix when no
+// Hadamard of order d_ff exists) and H_dh. Throws unsupported when H_dh has no Hadamard order.
+OnlineRotations online_rotations(const ModelConfig& config, const TransformSet& t);
+
+// §3.2: the seven linears and biases of `src` with the RMSNorm gains folded into the readers'
+// input columns (computed in fp64, returned as `dtype`). Norm gains are left undefined.
+LayerWeights fold_norm_gains(const LayerWeights& src, at::ScalarType dtype);
+
 // A new model (same dtype as `model`, untied lm_head) with every transform merged in fp64.
 // `model` must be the unquantized original with online rotations off. Throws StatusError
 // (invalid) on shape mismatches and when a scale is not finite and positive.

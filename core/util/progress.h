@@ -4,15 +4,30 @@
 // half-written output. Used alike by the command line (a text line on stderr) and the GUI worker.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace ostq {
+
+// One optimiser step of a training stage (learned transforms), for live curves and logs.
+struct TrainStep {
+  int64_t step = 0;                 // steps completed (1-based)
+  int64_t total = 0;                // steps planned
+  double loss = 0.0;                // mean loss of this step's batch
+  double lr_rotation = 0.0, lr_scale = 0.0;
+  double grad_norm = 0.0;           // before clipping
+  double orthogonality_error = 0.0; // max over rotations of max|RᵀR − I| after the step
+  double tokens_per_second = 0.0;   // training tokens (student forward + backward)
+  double elapsed_seconds = 0.0, eta_seconds = 0.0;
+};
 
 struct Progress {
   double fraction = 0.0;  // 0..1 within the current stage
   std::string stage;      // "tokenize", "evaluate", ...
   std::string detail;     // "window 12/767, 48k tok/s"
+  std::optional<TrainStep> train;  // set by training stages after every step
 };
 
 using ProgressFn = std::function<bool(const Progress&)>;

@@ -111,7 +111,12 @@ class TestMethods : public QObject {
       QVERIFY2(!quant_config_override(w, bad).is_ok(), bad);
     }
     QVERIFY(!method_spec_parse("nope").is_ok());
-    QCOMPARE(method_spec_parse("spinquant").status().code(), StatusCode::kUnsupported);
+    QVERIFY(method_spec_parse("spinquant").is_ok());
+    QCOMPARE(QString::fromStdString(method_spec_parse("ostquant:hadamard:noscales:ce+gptq")->name()),
+             QString("ostquant:hadamard:noscales:ce+gptq"));
+    for (const char* bad : {"quarot:womi", "ostquant:bogus", "spinquant:noscales", "ostquant:"}) {
+      QVERIFY2(!method_spec_parse(bad).is_ok(), bad);
+    }
     QCOMPARE(QString::fromStdString(method_spec_parse("quarot+gptq")->name()), QString("quarot+gptq"));
   }
 

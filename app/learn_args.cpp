@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/learn_args.h"
+
+#include "app/cli_common.h"
+
+namespace ostq::cli {
+
+void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_flag) {
+  cmd->add_option("--steps", a.steps, "Training steps (default 100)");
+  cmd->add_option(batch_flag, a.batch,
+                  "Windows per training step (default 16 for W4A16, 32 otherwise; SpinQuant 8)");
+  cmd->add_option("--micro-batch", a.micro_batch,
+                  "Windows per forward/backward; gradients accumulate up to the batch (default 4)");
+  cmd->add_option("--lr-rot", a.lr_rot, "Rotation learning rate (default 0.0169 OSTQuant, 1.5 SpinQuant)");
+  cmd->add_option("--lr-scale", a.lr_scale, "Scale learning rate (default 0.00179)");
+  cmd->add_option("--loss", a.loss, "kl_top (OSTQuant default), kl or ce (SpinQuant default)")
+      ->check(CLI::IsMember({"kl_top", "kl", "ce"}));
+  cmd->add_option("--topk", a.topk, "KL-Top k (default 1000, capped at the vocabulary)");
+  cmd->add_option("--init", a.init, "womi or hadamard (default: WOMI when activations are quantized)")
+      ->check(CLI::IsMember({"womi", "hadamard"}));
+  cmd->add_flag("--no-scales", a.no_scales, "OSTQuant: learn rotations only");
+}
+
+LearnOptions learn_options_from(const LearnArgs& a) {
+  LearnOptions o;
+  o.steps = a.steps;
+  o.batch = a.batch;
+  o.micro_batch = a.micro_batch;
+  o.topk = a.topk;
+  o.lr_rotation = a.lr_rot;
+  o.lr_scale = a.lr_scale;
+  if (!a.loss.empty()) {
+    Result<LossKind> loss = loss_kind_parse(a.loss);
+    throw_if_error(loss.status());
+    o.loss = loss.value();
+  }
+  if (!a.init.empty()) {
+    Result<RotationInit> init = rotation_init_parse(a.init);
+    throw_if_error(init.status());
+    o.init = init.value();
+  }
+  o.learn_scales = !a.no_scales;
+  return o;
+}
+
+}  // namespace ostq::cli

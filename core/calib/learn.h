@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// Learning the transforms end to end on the network output (OSTQUANT_SPEC.md §4–§6, §12):
+// OSTQuant (R_res, R_ov per KV head, five smoothing vectors; WOMI or random-Hadamard init;
+// Riemannian Adam + Adam, linear decay, gradient clipping; KL-Top loss) and SpinQuant (R1, one R2
+// per layer; Cayley SGD, cosine schedule; cross-entropy). Activations (and weights in W4A16 runs)
+// are fake-quantized with the STE. Checkpoints every N steps make a run resumable: a resumed run
+// reaches the same transforms as an uninterrupted one (same thread count).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/calib/losses.h"
+#include "core/model/model.h"
+#include "core/quant/quant_config.h"
+#include "core/quant/transforms.h"
+#include "core/util/progress.h"
+#include "core/util/status.h"
+
+namespace ostq {
+
+enum class LearnedMethod { kOstQuant, kSpinQuant };
+const char* learned_method_name(LearnedMethod m);  // "ostquant", "spinquant"
+
+enum class RotationInit { kAuto, kWomi, kHadamard };
+const char* rotation_init_name(RotationInit init);  // "auto", "womi", "hadamard"
+Result<RotationInit> rotation_init_parse(const std::string& text);
+
+// Spec defaults (§5.2, §5.4).
+inline constexpr double kOstQuantRotationLr = 0.01689753172873217;
+inline constexpr double kOstQuantScaleLr = 0.0017898822675917248;
+inline constexpr double kSpinQuantRotationLr = 1.5;
+
+struct LearnOptions {
+  LearnedMethod method = LearnedMethod::kOstQuant;
+  int64_t steps = 100;
+  int64_t batch = 0;           // windows per optimiser step; 0: 16 for W4A16, 32 otherwise (§12); SpinQuant 8
+  int64_t micro_batch = 4;     // windows per forward/backward; gradients accumulate up to `batch`
+  double lr_rotation = 0.0;    // 0: method default
+  double lr_scale = 0.0;       // 0: kOstQuantScaleLr
+  std::optional<LossKind> loss;  // default: KL-Top (OSTQuant), cross-entropy (SpinQuant)
+  int64_t topk = 1000;         // KL-Top k, capped at the vocabulary size
+  RotationInit init = RotationInit::kAuto;  // auto: WOMI when activations are quantized (OSTQuant)
+  bool learn_scales = true;    // OSTQuant's smoothing vectors (SpinQuant never has scales)
+  std::optional<bool> weight_fake_quant;  // default: weights < 16 bits and activations 16 bits
+  uint64_t seed = 42;
+  double grad_clip = 1.0;      // global gradient-norm clipping
+  std::string checkpoint_dir;  // "" = no checkpoints
+  int64_t checkpoint_every = 10;
+  bool resume = false;         // continue from checkpoint_dir/checkpoint.pt when it exists
+  ProgressFn progress;
+};
+
+// The settings a run actually used (defaults resolved), for reports and checkpoint matching.
+struct LearnSettings {
+  LearnedMethod method = LearnedMethod::kOstQuant;
+  int64_t steps = 0, batch = 0, micro_batch = 0, topk = 0;
+  double lr_rotation = 0.0, lr_scale = 0.0, grad_clip = 0.0;
+  LossKind loss = LossKind::kKlTop;
+  RotationInit init = RotationInit::kHadamard;  // resolved: womi or hadamard
+  bool learn_scales = true, weight_fake_quant = false;
+  uint64_t seed = 42;
+  std::string describe() const;  // one line
+};
+LearnSettings resolve_learn_settings(const LearnOptions& options, const QuantConfig& config);
+
+struct StepRecord {
+  int64_t step = 0;  // 1-based
+  double loss = 0.0, lr_rotation = 0.0, lr_scale = 0.0, grad_norm = 0.0, orthogonality_error = 0.0;
+  double seconds = 0.0;  // wall time of the step
+};
+
+struct LearnResult {
+  TransformSet transforms;        // learned, fp64
+  TransformSet initial;           // before training (for QSUR before/after)
+  LearnSettings settings;
+  std::vector<StepRecord> log;    // every step, including those before a resume
+  int64_t resumed_from_step = 0;  // 0: fresh run
+  double seconds = 0.0;
+  std::vector<std::string> notes;
+};
+
+// windows: int64 [N, T] calibration windows. `fp` is left untouched. Errors: invalid input (bad
+// options, no windows, a checkpoint from different settings), cancelled (progress returned
+// false; a checkpoint of the last completed step is written first when checkpoints are on).
+Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config, const at::Tensor& windows,
+                                     const LearnOptions& options);
+
+// The loss log as CSV ("step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds").
+std::string learn_log_csv(const std::vector<StepRecord>& log);
+
+}  // namespace ostq

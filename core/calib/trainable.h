@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// The learnable transforms of OSTQuant / SpinQuant as autograd parameters, and the two forwards of
+// training (OSTQUANT_SPEC.md §3.8): the student builds every linear's effective weight from the
+// frozen, gain-folded base weight with the exact-mode formulas of §3.5 (fp32, differentiable in the
+// rotations and scales) and runs the model with fake quantizers; the teacher is the untouched FP
+// model. Both expose the final residual stream so the caller can compute the loss over the
+// vocabulary in chunks of positions (memory independent of V × tokens).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "core/calib/optimizers.h"
+#include "core/engine/forward.h"
+#include "core/quant/transforms.h"
+
+namespace ostq {
+
+struct TrainableSpec {
+  bool learn_scales = true;  // S_attn, S_ffn, S_ov, S_qk, S_up_down (OSTQuant); off: rotations only
+  bool shared_r_ov = false;  // SpinQuant's R2: one matrix per layer shared by all KV heads
+};
+
+class TrainableTransforms {
+ public:
+  // `init` supplies R_res, R_ov and the online-rotation flags (H_ff, H_dh, seed); scales start at
+  // the init's values or 1. Parameters are fp32 leaves with requires_grad. `fp` must outlive this.
+  TrainableTransforms(const Model& fp, const TransformSet& init, const TrainableSpec& spec);
+
+  const std::vector<at::Tensor>& rotations() const { return rotations_; }  // 2-D, orthogonal
+  const std::vector<at::Tensor>& scales() const { return scales_; }        // 1-D, positive
+  std::vector<at::Tensor> parameters() const;
+
+  // Named parameter values ("r_res", "layers.3.r_ov.1" or "layers.3.r_ov", "layers.3.s_attn", ...).
+  TensorState state() const;
+  // Copies values in; throws StatusError(invalid) naming a missing or mis-shaped entry.
+  void load_state(const TensorState& state);
+
+  // The current values as a TransformSet (fp64, detached; flags from the init).
+  TransformSet transform_set() const;
+
+  // Student: tokens [B, T] int64 → final residual stream [B, T, d] fp32 in the rotated basis, with
+  // the autograd graph to every parameter. `hooks` fake-quantize (STE) activations and weights.
+  at::Tensor student_hidden(const at::Tensor& tokens, ForwardHooks& hooks) const;
+  // hidden [P, d] of the student → logits fp32 [P, V]: x·R_resᵀ, then the FP final norm and
+  // lm_head (the merged head W·γ·R applied to N(x) equals this; lm_head stays unquantized).
+  at::Tensor student_logits(const at::Tensor& hidden) const;
+  // Teacher (no gradient): tokens → final residual stream [B, T, d] fp32; logits from it.
+  at::Tensor teacher_hidden(const at::Tensor& tokens) const;
+  at::Tensor teacher_logits(const at::Tensor& hidden) const;
+
+ private:
+  struct LayerParams {
+    std::vector<at::Tensor> r_ov;  // n_kv handles (all the same tensor when shared)
+    at::Tensor s_attn, s_ffn, s_ov, s_qk, s_up_down;
+  };
+  at::Tensor add_rotation(const std::string& name, const at::Tensor& init);
+  at::Tensor add_scale(const std::string& name, const at::Tensor& init, int64_t n);
+  at::Tensor head(const at::Tensor& normed_input) const;
+
+  const Model& fp_;
+  TransformSet flags_;                // the init without tensors: online flags, seed, notes
+  OnlineRotations online_;
+  std::vector<LayerWeights> folded_;  // fp32 base weights after RMSNorm folding (frozen)
+  at::Tensor final_norm_, lm_head_;   // fp32 copies of the FP head
+  at::Tensor r_res_;
+  std::vector<LayerParams> layers_;
+  std::vector<at::Tensor> rotations_, scales_;
+  std::vector<std::string> rotation_names_, scale_names_;
+};
+
+}  // namespace ostq

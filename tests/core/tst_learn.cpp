@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+// Learned transforms (OSTQUANT_SPEC.md §3.8, §5, §15.2–3) and the calibration job:
+// - the training forward with quantizers off equals the FP model and the fp64-merged model
+//   (relative max logit difference ≤ 1e-4) for random rotations and scales, on stories260K and a
+//   synthetic GQA model with q/k/v biases; every parameter receives a gradient;
+// - training keeps ‖RᵀR − I‖_max < 1e-4 after every step and lowers the loss;
+// - two runs with one seed give the same loss log (≤ 1e-6) and transforms;
+// - interrupt (cancel) + resume reaches the same transforms as an uninterrupted run (≤ 1e-6);
+//   a checkpoint from other settings is refused;
+// - SpinQuant shares one R2 per layer and has no scales;
+// - the job writes its output directory only on success (cancel leaves nothing at --out), and
+//   what it writes loads back (quantized model, transforms).
+#include <QtTest/QtTest>
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/calib/calibration_job.h"
+#include "core/calib/learn.h"
+#include "core/calib/trainable.h"
+#include "core/calib/transform_io.h"
+#include "core/engine/forward.h"
+#include "core/engine/runtime.h"
+#include "core/eval/calibration.h"
+#include "core/model/model.h"
+#include "core/model/synth.h"
+#include "core/quant/quantized_io.h"
+#include "core/tokenizer/tokenizer.h"
+#include "test_data.h"
+
+using namespace ostq;
+
+namespace {
+
+at::Tensor random_tokens(const ModelConfig& c, int64_t b, int64_t t, uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  return torch::randint(3, c.vocab_size, {b, t}, gen, torch::kLong);
+}
+
+std::shared_ptr<Model> gqa_with_biases() {
+  SynthOptions o;
+  o.arch = Architecture::kQwen2;
+  o.dim = 64;
+  o.hidden_dim = 176;
+  o.n_layers = 2;
+  o.n_heads = 8;
+  o.n_kv_heads = 2;
+  o.vocab_size = 300;
+  o.max_seq_len = 64;
+  o.seed = 5;
+  return synth_model(o);
+}
+
+std::shared_ptr<Model> stories_or_null() {
+  const std::string path = ostq_test::shared_path("models/stories260K.bin");
+  if (!file_exists(path)) return nullptr;
+  return model_load(path).value();
+}
+
+QuantConfig config_of(const std::string& bits, int64_t head_dim) {
+  Result<QuantConfig> c = quant_config_parse(bits, head_dim);
+  if (!c.is_ok()) qFatal("%s", c.status().to_string().c_str());
+  return c.value();
+}
+
+// Random orthogonal rotations and scales exp(0.3·N(0,1)) on every transform.
+TransformSet random_init(const ModelConfig& c, uint64_t seed) {
+  TransformSet t = transform_set_random_hadamard(c, seed, /*qk_hadamard=*/false);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  auto scale = [&](int64_t n) { return torch::exp(0.3 * torch::randn({n}, gen, torch::kDouble)); };
+  for (LayerTransforms& l : t.layers) {
+    l.s_attn = scale(c.dim);
+    l.s_ffn = scale(c.dim);
+    l.s_ov = scale(c.n_kv_heads * c.head_dim);
+    l.s_qk = scale(c.n_kv_heads * c.head_dim / 2);
+    l.s_up_down = scale(c.hidden_dim);
+  }
+  return t;
+}
+
+double rel_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+}
+
+// Windows from the real data when present, else random tokens.
+at::Tensor calibration_windows(const Model& m, int64_t n, int64_t t) {
+  const std::string tok_path = ostq_test::shared_path("models/tok512.bin");
+  const std::string data_path = ostq_test::shared_path("data/tinystories_val.txt");
+  if (m.config.vocab_size == 512 && file_exists(tok_path) && file_exists(data_path)) {
+    auto tok = tokenizer_load(tok_path, 512).value();
+    std::vector<int32_t> ids = tokenize_text_file(*tok, data_path, TextProtocol::kPlain);
+    return sample_windows(ids, 0, 60000, t, n, 42);
+  }
+  return random_tokens(m.config, n, t, 11);
+}
+
+LearnOptions small_run(int64_t steps) {
+  LearnOptions o;
+  o.steps = steps;
+  o.batch = 4;
+  o.micro_batch = 2;
+  return o;
+}
+
+LearnResult learn_or_fail(const Model& m, const QuantConfig& c, const at::Tensor& w, const LearnOptions& o) {
+  Result<LearnResult> r = learn_transforms(m, c, w, o);
+  if (!r.is_ok()) qFatal("%s", r.status().to_string().c_str());
+  return std::move(r).value();
+}
+
+double max_transform_diff(const TransformSet& a, const TransformSet& b) {
+  double d = (a.r_res - b.r_res).abs().max().item<double>();
+  for (size_t li = 0; li < a.layers.size(); ++li) {
+    const LayerTransforms &x = a.layers[li], &y = b.layers[li];
+    for (size_t h = 0; h < x.r_ov.size(); ++h) d = std::max(d, (x.r_ov[h] - y.r_ov[h]).abs().max().item<double>());
+    for (auto [p, q] : {std::pair{&x.s_attn, &y.s_attn}, {&x.s_ffn, &y.s_ffn}, {&x.s_ov, &y.s_ov},
+                        {&x.s_qk, &y.s_qk}, {&x.s_up_down, &y.s_up_down}}) {
+      if (p->defined()) d = std::max(d, (*p - *q).abs().max().item<double>());
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+class TestLearn : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() { runtime_init(); }
+
+  void studentForwardIsExactWithoutQuantizers() {
+    std::vector<std::shared_ptr<Model>> models = {gqa_with_biases()};
+    if (auto s = stories_or_null()) models.push_back(s);
+    for (const auto& m : models) {
+      TransformSet init = random_init(m->config, 9);
+      TrainableTransforms tt(*m, init, TrainableSpec{});
+      at::Tensor tokens = random_tokens(m->config, 2, 32, 3);
+      ForwardHooks plain;
+      torch::NoGradGuard g;
+      at::Tensor student = tt.student_logits(tt.student_hidden(tokens, plain));
+      at::Tensor fp = model_forward(*m, tokens);
+      at::Tensor merged = model_forward(*merge_transforms(*m, tt.transform_set()), tokens);
+      const double d_fp = rel_diff(student, fp), d_merged = rel_diff(student, merged);
+      qInfo("dim %lld: student vs FP %.2e, vs merged %.2e", static_cast<long long>(m->config.dim), d_fp, d_merged);
+      QVERIFY(d_fp < 1e-4);
+      QVERIFY(d_merged < 1e-4);
+    }
+  }
+
+  void everyParameterGetsAGradient() {
+    auto m = gqa_with_biases();
+    TrainableTransforms tt(*m, random_init(m->config, 4), TrainableSpec{});
+    const QuantConfig c = config_of("4-4-4", m->config.head_dim);
+    ActivationQuantHooks hooks(c, /*ste=*/true);
+    at::Tensor tokens = random_tokens(m->config, 2, 16, 8);
+    at::Tensor logits = tt.student_logits(tt.student_hidden(tokens, hooks));
+    torch::log_softmax(logits, -1).select(-1, 5).sum().backward();
+    for (const at::Tensor& p : tt.parameters()) {
+      QVERIFY(p.grad().defined());
+      QVERIFY(p.grad().abs().sum().item<double>() > 0.0);
+    }
+  }
+
+  void trainingKeepsRotationsOrthogonalAndLowersTheLoss() {
+    auto m = stories_or_null();
+    if (!m) m = gqa_with_biases();
+    const QuantConfig c = config_of("4-4-4", m->config.head_dim);
+    at::Tensor w = calibration_windows(*m, 16, 128);
+    LearnResult r = learn_or_fail(*m, c, w, small_run(16));
+    QCOMPARE(static_cast<int64_t>(r.log.size()), int64_t{16});
+    for (const StepRecord& s : r.log) QVERIFY2(s.orthogonality_error < 1e-4, qPrintable(QString::number(s.orthogonality_error)));
+    const double first = r.log.front().loss;
+    double last = 0;
+    for (size_t i = r.log.size() - 4; i < r.log.size(); ++i) last += r.log[i].loss / 4;
+    qInfo("KL-Top loss: first step %.5f, mean of the last 4 steps %.5f (%s)", first, last, r.settings.describe().c_str());
+    QVERIFY(last < first);
+    QCOMPARE(r.settings.init, RotationInit::kWomi);  // W4A4 default
+    QVERIFY(r.settings.lr_rotation == kOstQuantRotationLr);
+  }
+
+  void runsAreDeterministicForASeed() {
+    auto m = gqa_with_biases();
+    const QuantConfig c = config_of("4-4-16", m->config.head_dim);
+    at::Tensor w = random_tokens(m->config, 8, 32, 1);
+    LearnResult a = learn_or_fail(*m, c, w, small_run(4));
+    LearnResult b = learn_or_fail(*m, c, w, small_run(4));
+    for (size_t i = 0; i < a.log.size(); ++i) QVERIFY(std::abs(a.log[i].loss - b.log[i].loss) <= 1e-6);
+    QVERIFY(max_transform_diff(a.transforms, b.transforms) == 0.0);
+  }
+
+  void resumeReachesTheUninterruptedResult() {
+    auto m = gqa_with_biases();
+    const QuantConfig c = config_of("4-4-4", m->config.head_dim);
+    at::Tensor w = random_tokens(m->config, 8, 32, 2);
+    QTemporaryDir dir;
+    LearnOptions o = small_run(6);
+    o.checkpoint_every = 2;
+    o.checkpoint_dir = ostq_test::qstr(dir.path()) + "/uninterrupted";
+    LearnResult full = learn_or_fail(*m, c, w, o);
+
+    o.checkpoint_dir = ostq_test::qstr(dir.path()) + "/interrupted";
+    o.progress = [](const Progress& p) { return !(p.train && p.train->step == 3); };
+    Result<LearnResult> cancelled = learn_transforms(*m, c, w, o);
+    QVERIFY(cancelled.status().is_cancelled());
+    QVERIFY(file_exists(o.checkpoint_dir + "/checkpoint.pt"));
+
+    o.progress = {};
+    o.resume = true;
+    LearnResult resumed = learn_or_fail(*m, c, w, o);
+    QCOMPARE(resumed.resumed_from_step, int64_t{3});
+    QCOMPARE(resumed.log.size(), full.log.size());
+    for (size_t i = 0; i < full.log.size(); ++i) QVERIFY(std::abs(full.log[i].loss - resumed.log[i].loss) <= 1e-6);
+    const double d = max_transform_diff(full.transforms, resumed.transforms);
+    qInfo("resumed vs uninterrupted: max transform difference %.3g", d);
+    QVERIFY(d <= 1e-6);
+
+    // The same checkpoint with other settings is refused, naming the file.
+    o.steps = 7;
+    Result<LearnResult> other = learn_transforms(*m, c, w, o);
+    QCOMPARE(other.status().code(), StatusCode::kInvalidInput);
+    QVERIFY(other.status().message().find("different settings") != std::string::npos);
+    QVERIFY(other.status().message().find("checkpoint.pt") != std::string::npos);
+  }
+
+  void spinquantSharesR2AndHasNoScales() {
+    auto m = gqa_with_biases();
+    const QuantConfig c = config_of("4-4-16", m->config.head_dim);
+    LearnOptions o = small_run(3);
+    o.method = LearnedMethod::kSpinQuant;
+    LearnResult r = learn_or_fail(*m, c, random_tokens(m->config, 8, 32, 4), o);
+    QCOMPARE(r.settings.loss, LossKind::kCrossEntropy);
+    QVERIFY(!r.settings.learn_scales);
+    for (const LayerTransforms& l : r.transforms.layers) {
+      QVERIFY(!l.s_attn.defined() && !l.s_up_down.defined());
+      QVERIFY(torch::equal(l.r_ov[0], l.r_ov[1]));
+    }
+    for (const StepRecord& s : r.log) QVERIFY(s.orthogonality_error < 1e-4);
+  }
+
+  void jobWritesOnlyOnSuccess() {
+    OSTQ_REQUIRE_SHARED(model_path, "models/stories260K.bin");
+    OSTQ_REQUIRE_SHARED(tok_path, "models/tok512.bin");
+    OSTQ_REQUIRE_SHARED(data_path, "data/tinystories_val.txt");
+    auto m = model_load(model_path).value();
+    auto tok = tokenizer_load(tok_path, 512).value();
+    QTemporaryDir dir;
+    const std::string text = ostq_test::qstr(dir.path()) + "/calib.txt";
+    {
+      std::string all = read_file(data_path);
+      std::ofstream(text) << all.substr(0, 40000);
+    }
+    CalibrationJobOptions o;
+    o.method = method_spec_parse("ostquant+gptq").value();
+    o.bits = "4-4-16";
+    o.calib_files = {text};
+    o.seqlen = 128;
+    o.calib_windows = 8;
+    o.learn = small_run(3);
+    o.out_dir = ostq_test::qstr(dir.path()) + "/out";
+    o.tokenizer_path = tok_path;
+    o.progress = [](const Progress& p) { return !(p.train && p.train->step == 2); };
+    Result<CalibrationJobResult> cancelled = run_calibration_job(*m, *tok, o);
+    QVERIFY(cancelled.status().is_cancelled());
+    QVERIFY(!std::filesystem::exists(o.out_dir));
+    QVERIFY(file_exists(calibration_checkpoint_dir(o.out_dir) + "/checkpoint.pt"));
+
+    o.progress = {};
+    o.learn.resume = true;
+    Result<CalibrationJobResult> r = run_calibration_job(*m, *tok, o);
+    QVERIFY2(r.is_ok(), r.status().to_string().c_str());
+    QVERIFY(!std::filesystem::exists(calibration_checkpoint_dir(o.out_dir)));  // done: checkpoint removed
+    for (const char* f : {"ostq_quant.json", "transforms.safetensors", "loss_log.csv", "report.json"}) {
+      QVERIFY2(file_exists(o.out_dir + "/" + f), f);
+    }
+    TransformSet loaded = load_transform_set(o.out_dir + "/transforms.safetensors", m->config);
+    QVERIFY(max_transform_diff(loaded, r->quantized.learned->transforms) == 0.0);
+    Result<QuantizedModel> back = quantized_model_load(o.out_dir);
+    QVERIFY2(back.is_ok(), back.status().to_string().c_str());
+    QCOMPARE(QString::fromStdString(back->method), QString("ostquant+gptq"));
+    const std::string csv = read_file(o.out_dir + "/loss_log.csv");
+    QCOMPARE(std::count(csv.begin(), csv.end(), '\n'), 4L);  // header + 3 steps
+  }
+};
+
+QTEST_GUILESS_MAIN(TestLearn)
+#include "tst_learn.moc"
