@@ -11,6 +11,8 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "core/calib/transform_io.h"
+#include "core/util/file_util.h"
 #include "core/analysis/analysis.h"
 #include "core/analysis/analysis_h5.h"
 #include "core/eval/calibration.h"
@@ -21,6 +23,7 @@ namespace {
 
 struct AnalyzeArgs {
   std::string model, tokenizer, data, out, dtype = "fp32", transform = "none", protocol = "plain";
+  std::string learned;
   int64_t windows = 16, seqlen = 0, batch = 0, bins = 128, top_k = 8;
   uint64_t seed = 42;
   double qsur_alpha = 0.99, smooth_alpha = 0.5;
@@ -92,11 +95,17 @@ nlohmann::json stats_json(const TensorStats& s) {
 }
 
 void run_analyze(const AnalyzeArgs& a) {
-  if (!analysis_transform_known(a.transform) || a.transform == "learned") {
-    throw_invalid("--transform must be one of none, smooth, rotate, rotate+smooth (got \"" +
+  if (!analysis_transform_known(a.transform) || (a.transform == "learned" && a.learned.empty())) {
+    throw_invalid("--transform must be one of none, smooth, rotate, rotate+smooth, or learned with --learned (got \"" +
                   a.transform + "\")");
   }
   auto model = load_model_or_throw(a.model, a.dtype);
+  // Learned transforms: a transforms.safetensors file or an `ostq calibrate` output directory.
+  TransformSet learned;
+  if (!a.learned.empty()) {
+    const std::string file = is_directory(a.learned) ? path_join(a.learned, "transforms.safetensors") : a.learned;
+    learned = load_transform_set(file, model->config);
+  }
   auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
   Result<TextProtocol> protocol = text_protocol_parse(a.protocol);
   throw_if_error(protocol.status());
@@ -119,6 +128,7 @@ void run_analyze(const AnalyzeArgs& a) {
   o.transform = a.transform;
   o.seed = a.seed;
   o.smooth_alpha = a.smooth_alpha;
+  if (!a.learned.empty()) o.learned = &learned;
   o.data_path = a.data;
   o.tokenizer_path = a.tokenizer;
   o.capture.batch = a.batch;
@@ -150,6 +160,7 @@ void run_analyze(const AnalyzeArgs& a) {
     // diagonal after the rotation: what the exact form rewards, see analysis.h).
     std::vector<std::string> sets = analysis_transform_names();
     sets.push_back("rotate+equalize");
+    if (!a.learned.empty()) sets.push_back("learned");
     Result<QsurComparison> c = compare_transforms(*model, windows, sets, o, progress);
     throw_if_error(c.status());
     analysis.comparison = std::move(c).value();
@@ -207,7 +218,10 @@ void register_analyze(CLI::App& app) {
                   "Consecutive windows from the start of the text (default 16)");
   cmd->add_option("--seqlen", a->seqlen, "Tokens per window (default min(512, model context))");
   cmd->add_option("--transform", a->transform, "Transform set before the capture")
-      ->check(CLI::IsMember({"none", "smooth", "rotate", "rotate+smooth"}));
+      ->check(CLI::IsMember({"none", "smooth", "rotate", "rotate+smooth", "learned"}));
+  cmd->add_option("--learned", a->learned,
+                  "Learned transforms (transforms.safetensors or an `ostq calibrate` output directory): "
+                  "--transform learned, and a \"learned\" column in --compare-transforms");
   cmd->add_option("--seed", a->seed, "Seed of the random Hadamard signs (default 42)");
   cmd->add_option("--smooth-alpha", a->smooth_alpha,
                   "SmoothQuant migration strength (default 0.5)");
