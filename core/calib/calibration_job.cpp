@@ -25,16 +25,6 @@ std::string fmt(double v, const char* format = "%.4f") {
   return buf;
 }
 
-// Progress of one stage mapped into [lo, hi) of the job, keeping the stage's own name and metrics.
-ProgressFn stage_progress(const ProgressFn& outer, double lo, double hi) {
-  if (!outer) return {};
-  return [outer, lo, hi](const Progress& p) {
-    Progress mapped = p;
-    mapped.fraction = lo + (hi - lo) * p.fraction;
-    return outer(mapped);
-  };
-}
-
 // The learned transforms as our safetensors file, returned as bytes for the atomic directory write.
 std::string transforms_file_bytes(const TransformSet& t, const ModelConfig& c, const std::string& provenance) {
   namespace fs = std::filesystem;
@@ -106,7 +96,7 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
     qo.learn = o.learn;
     if (qo.learn.checkpoint_dir.empty()) qo.learn.checkpoint_dir = calibration_checkpoint_dir(o.out_dir);
     const bool evaluate = !o.eval_file.empty();
-    qo.progress = stage_progress(o.progress, 0.0, evaluate ? 0.85 : 0.97);
+    qo.progress = progress_range(o.progress, 0.0, evaluate ? 0.85 : 0.97);
     Result<QuantizedModel> q = quantize_model(model, qo);
     if (!q.is_ok()) throw StatusError(q.status());
     result.quantized = std::move(q).value();
@@ -134,12 +124,12 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
       po.protocol = o.protocol;
       po.max_windows = o.eval_windows;
       po.batch = o.batch;
-      po.progress = stage_progress(o.progress, 0.85, 0.91);
+      po.progress = progress_range(o.progress, 0.85, 0.91);
       Result<PerplexityResult> fp = perplexity_evaluate_file(model, tokenizer, o.eval_file, po);
       if (!fp.is_ok()) throw StatusError(fp.status());
       ActivationQuantHooks hooks(qm.config);
       po.hooks = &hooks;
-      po.progress = stage_progress(o.progress, 0.91, 0.97);
+      po.progress = progress_range(o.progress, 0.91, 0.97);
       Result<PerplexityResult> qp = perplexity_evaluate_file(*qm.model, tokenizer, o.eval_file, po);
       if (!qp.is_ok()) throw StatusError(qp.status());
       result.fp_ppl = fp->ppl;
@@ -160,7 +150,7 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
       extra.emplace_back("loss_log.csv", learn_log_csv(qm.learned->log));
       extra.emplace_back("transforms.safetensors", transforms_file_bytes(qm.learned->transforms, c, rep.dump()));
     }
-    quantized_model_save(qm, o.out_dir, o.tokenizer_path, stage_progress(o.progress, 0.97, 1.0), extra);
+    quantized_model_save(qm, o.out_dir, o.tokenizer_path, progress_range(o.progress, 0.97, 1.0), extra);
     result.out_dir = o.out_dir;
     // The run is complete: its checkpoint is no longer needed.
     if (qo.learn.checkpoint_dir == calibration_checkpoint_dir(o.out_dir)) {

@@ -57,10 +57,12 @@ LearnSettings resolve_learn_settings(const LearnOptions& o, const QuantConfig& c
   s.loss = o.loss.value_or(spin ? LossKind::kCrossEntropy : LossKind::kKlTop);
   s.topk = o.topk;
   s.learn_scales = !spin && o.learn_scales;
-  s.init = o.init;
-  if (s.init == RotationInit::kAuto || spin) {
-    s.init = (!spin && config.quantizes_activations()) ? RotationInit::kWomi : RotationInit::kHadamard;
-    if (spin) s.init = RotationInit::kHadamard;
+  if (spin) {
+    s.init = RotationInit::kHadamard;  // SpinQuant starts from random Hadamards
+  } else if (o.init == RotationInit::kAuto) {
+    s.init = config.quantizes_activations() ? RotationInit::kWomi : RotationInit::kHadamard;
+  } else {
+    s.init = o.init;
   }
   s.weight_fake_quant = o.weight_fake_quant.value_or(config.weight.enabled() && !config.quantizes_activations());
   s.seed = o.seed;
@@ -227,6 +229,19 @@ std::vector<StepRecord> log_from_json(const nlohmann::json& a) {
   return log;
 }
 
+// One checkpoint holds several named states: each under its own key prefix.
+void add_prefixed(TensorState& out, const std::string& prefix, const TensorState& state) {
+  for (const auto& [k, v] : state) out[prefix + k] = v;
+}
+
+TensorState strip_prefix(const TensorState& all, const std::string& prefix) {
+  TensorState out;
+  for (const auto& [k, v] : all) {
+    if (k.compare(0, prefix.size(), prefix) == 0) out[k.substr(prefix.size())] = v;
+  }
+  return out;
+}
+
 // Rotation and scale optimisers behind one interface (OSTQuant: Riemannian Adam + Adam, linear
 // decay; SpinQuant: Cayley SGD, cosine, no scales).
 struct Optimisers {
@@ -251,46 +266,21 @@ struct Optimisers {
     if (adam) adam->step(lr_scale);
   }
   void save(TensorState& out) const {
-    auto put = [&](const char* prefix, const TensorState& st) {
-      for (const auto& [k, v] : st) out[std::string(prefix) + k] = v;
-    };
-    if (radam) put("opt_rot.", radam->state_dict());
-    if (cayley) put("opt_rot.", cayley->state_dict());
-    if (adam) put("opt_scale.", adam->state_dict());
+    if (radam) add_prefixed(out, "opt_rot.", radam->state_dict());
+    if (cayley) add_prefixed(out, "opt_rot.", cayley->state_dict());
+    if (adam) add_prefixed(out, "opt_scale.", adam->state_dict());
   }
   void load(const TensorState& in) {
-    auto take = [&](const std::string& prefix) {
-      TensorState st;
-      for (const auto& [k, v] : in) {
-        if (k.compare(0, prefix.size(), prefix) == 0) st[k.substr(prefix.size())] = v;
-      }
-      return st;
-    };
-    if (radam) radam->load_state_dict(take("opt_rot."));
-    if (cayley) cayley->load_state_dict(take("opt_rot."));
-    if (adam) adam->load_state_dict(take("opt_scale."));
+    if (radam) radam->load_state_dict(strip_prefix(in, "opt_rot."));
+    if (cayley) cayley->load_state_dict(strip_prefix(in, "opt_rot."));
+    if (adam) adam->load_state_dict(strip_prefix(in, "opt_scale."));
   }
 };
 
-TensorState params_with_prefix(const TensorState& params) {
-  TensorState out;
-  for (const auto& [k, v] : params) out["param." + k] = v;
-  return out;
-}
-
-TensorState strip_prefix(const TensorState& all, const std::string& prefix) {
-  TensorState out;
-  for (const auto& [k, v] : all) {
-    if (k.compare(0, prefix.size(), prefix) == 0) out[k.substr(prefix.size())] = v;
-  }
-  return out;
-}
-
 TransformSet initial_transforms(const Model& fp, const QuantConfig& config, const LearnSettings& s) {
   const bool qk = config.quantizes_kv();
-  TransformSet t = s.init == RotationInit::kWomi ? transform_set_womi(fp, s.seed, qk)
-                                                 : transform_set_random_hadamard(fp.config, s.seed, qk);
-  return t;
+  return s.init == RotationInit::kWomi ? transform_set_womi(fp, s.seed, qk)
+                                       : transform_set_random_hadamard(fp.config, s.seed, qk);
 }
 
 }  // namespace
@@ -346,7 +336,7 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       std::filesystem::create_directories(o.checkpoint_dir, ec);
       if (ec) throw StatusError(Status::io_error(o.checkpoint_dir + ": cannot create the checkpoint directory: " + ec.message()));
       TrainingCheckpoint ck;
-      ck.tensors = params_with_prefix(tt.state());
+      add_prefixed(ck.tensors, "param.", tt.state());
       opt.save(ck.tensors);
       nlohmann::json meta = {{"step", steps_done}, {"fingerprint", fingerprint}, {"log", log_to_json(result.log)}};
       ck.meta_json = meta.dump();

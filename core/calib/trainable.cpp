@@ -53,7 +53,7 @@ TrainableTransforms::TrainableTransforms(const Model& fp, const TransformSet& in
   for (int64_t li = 0; li < c.n_layers; ++li) {
     const LayerTransforms& lt = init.layers[li];
     const std::string prefix = "layers." + std::to_string(li) + ".";
-    LayerParams p;
+    LayerTransforms p;
     if (static_cast<int64_t>(lt.r_ov.size()) != n_kv) {
       throw StatusError(Status::internal("initial transform set lacks R_ov for layer " + std::to_string(li)));
     }
@@ -108,7 +108,7 @@ TransformSet TrainableTransforms::transform_set() const {
   t.r_res = f64(r_res_);
   t.layers.resize(layers_.size());
   for (size_t li = 0; li < layers_.size(); ++li) {
-    const LayerParams& p = layers_[li];
+    const LayerTransforms& p = layers_[li];
     LayerTransforms& l = t.layers[li];
     for (const at::Tensor& r : p.r_ov) l.r_ov.push_back(f64(r));
     l.s_attn = f64(p.s_attn);
@@ -133,16 +133,8 @@ at::Tensor TrainableTransforms::student_hidden(const at::Tensor& tokens, Forward
   student.weights.layers.resize(layers_.size());
   at::Tensor x = at::matmul(model_embed(fp_, tokens).to(at::kFloat), r_res_);  // e·R_res on the fly
   for (int64_t li = 0; li < c.n_layers; ++li) {
-    const LayerParams& p = layers_[li];
-    LayerTransforms lt;
-    lt.r_ov = p.r_ov;
-    lt.s_attn = p.s_attn;
-    lt.s_ffn = p.s_ffn;
-    lt.s_ov = p.s_ov;
-    lt.s_qk = p.s_qk;
-    lt.s_up_down = p.s_up_down;
     LayerWeights l = folded_[li];
-    apply_layer_transforms(c, lt, r_res_, online_, l);
+    apply_layer_transforms(c, layers_[li], r_res_, online_, l);
     student.weights.layers[li] = std::move(l);
     x = decoder_layer_forward(student, li, x, cos, sin, 0, nullptr, hooks);
   }

@@ -52,10 +52,6 @@ class TrainableTransforms {
   at::Tensor teacher_logits(const at::Tensor& hidden) const;
 
  private:
-  struct LayerParams {
-    std::vector<at::Tensor> r_ov;  // n_kv handles (all the same tensor when shared)
-    at::Tensor s_attn, s_ffn, s_ov, s_qk, s_up_down;
-  };
   at::Tensor add_rotation(const std::string& name, const at::Tensor& init);
   at::Tensor add_scale(const std::string& name, const at::Tensor& init, int64_t n);
   at::Tensor head(const at::Tensor& normed_input) const;
@@ -66,7 +62,8 @@ class TrainableTransforms {
   std::vector<LayerWeights> folded_;  // fp32 base weights after RMSNorm folding (frozen)
   at::Tensor final_norm_, lm_head_;   // fp32 copies of the FP head
   at::Tensor r_res_;
-  std::vector<LayerParams> layers_;
+  // The parameters per layer, fp32 leaves (r_ov: n_kv handles, all one tensor when shared).
+  std::vector<LayerTransforms> layers_;
   std::vector<at::Tensor> rotations_, scales_;
   std::vector<std::string> rotation_names_, scale_names_;
 };

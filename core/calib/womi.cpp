@@ -72,11 +72,6 @@ void check_original(const Model& model) {
   }
 }
 
-// Same derivation as transform_set_random_hadamard (core/quant/transforms.cpp) for its R_ov seeds.
-uint64_t head_seed(uint64_t seed, int64_t layer, int64_t head) {
-  return seed * 1000003ULL + static_cast<uint64_t>(layer * 4096 + head + 1);
-}
-
 std::vector<at::Tensor> ov_rotations(const Model& model, int64_t layer, uint64_t seed,
                                      std::string* first) {
   const ModelConfig& c = model.config;
@@ -95,7 +90,7 @@ std::vector<at::Tensor> ov_rotations(const Model& model, int64_t layer, uint64_t
     ColumnMoments m;
     m.add(x);
     const std::string what = "layer " + std::to_string(layer) + " KV head " + std::to_string(h);
-    out.push_back(womi_rotation(m.covariance(what), head_seed(seed, layer, h),
+    out.push_back(womi_rotation(m.covariance(what), ov_head_seed(seed, layer, h),
                                 layer == 0 && h == 0 ? first : nullptr));
   }
   return out;

@@ -18,17 +18,6 @@ std::string fmt(double v, int digits = 4) {
   return buf;
 }
 
-// Progress of one sub-task mapped into [lo, hi) of the whole comparison.
-ProgressFn sub_progress(const ProgressFn& outer, double lo, double hi, const std::string& label) {
-  if (!outer) return {};
-  return [outer, lo, hi, label](const Progress& p) {
-    Progress mapped = p;  // keeps the training metrics of learned methods
-    mapped.fraction = lo + (hi - lo) * p.fraction;
-    mapped.detail = label + ": " + p.detail;
-    return outer(mapped);
-  };
-}
-
 }  // namespace
 
 Result<CompareResult> compare_methods(const Model& model, const Tokenizer& tokenizer, const CompareOptions& o) {
@@ -88,7 +77,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
     po.max_windows = o.max_eval_windows;
     po.batch = o.batch;
     const double steps = 1.0 + static_cast<double>(o.methods.size() * configs.size());
-    po.progress = sub_progress(o.progress, 0.0, 1.0 / steps, "fp");
+    po.progress = progress_range(o.progress, 0.0, 1.0 / steps, "fp");
     Result<PerplexityResult> fp = perplexity_evaluate_tokens(model, data, po);
     if (!fp.is_ok()) throw StatusError(fp.status());
     result.fp_ppl = fp->ppl;
@@ -107,12 +96,12 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
         qo.calibration = calib;
         qo.batch = o.batch;
         qo.learn = o.learn;
-        qo.progress = sub_progress(o.progress, step / steps, (step + 0.5) / steps, label);
+        qo.progress = progress_range(o.progress, step / steps, (step + 0.5) / steps, label);
         Result<QuantizedModel> q = quantize_model(model, qo);
         if (!q.is_ok()) throw StatusError(q.status());
         ActivationQuantHooks hooks(q->config);
         po.hooks = &hooks;
-        po.progress = sub_progress(o.progress, (step + 0.5) / steps, (step + 1.0) / steps, label);
+        po.progress = progress_range(o.progress, (step + 0.5) / steps, (step + 1.0) / steps, label);
         Result<PerplexityResult> r = perplexity_evaluate_tokens(*q->model, data, po);
         if (!r.is_ok()) throw StatusError(r.status());
         CompareRow row;

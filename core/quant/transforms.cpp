@@ -27,6 +27,10 @@ TransformSet transform_set_identity(const ModelConfig& config) {
   return t;
 }
 
+uint64_t ov_head_seed(uint64_t seed, int64_t layer, int64_t head) {
+  return seed * 1000003ULL + static_cast<uint64_t>(layer * 4096 + head + 1);
+}
+
 TransformSet transform_set_random_hadamard(const ModelConfig& c, uint64_t seed, bool qk_hadamard) {
   TransformSet t = transform_set_identity(c);
   t.seed = seed;
@@ -36,8 +40,7 @@ TransformSet transform_set_random_hadamard(const ModelConfig& c, uint64_t seed, 
   bool noted = false;
   for (int64_t li = 0; li < c.n_layers; ++li) {
     for (int64_t h = 0; h < c.n_kv_heads; ++h) {
-      // Independent signs per (layer, head); the seed stream is derived, not shared.
-      OrthogonalMatrix m = random_hadamard(c.head_dim, seed * 1000003ULL + static_cast<uint64_t>(li * 4096 + h + 1));
+      OrthogonalMatrix m = random_hadamard(c.head_dim, ov_head_seed(seed, li, h));
       t.layers[li].r_ov.push_back(m.matrix);
       if (!noted) {
         t.notes.push_back("R_ov: per KV head, " + m.description + " (layer 0 head 0; others own seeds)");

@@ -44,6 +44,10 @@ TransformSet transform_set_identity(const ModelConfig& config);
 // independent random Hadamard per KV head for R_ov, H_ff on; H_dh when `qk_hadamard`. Seeded.
 TransformSet transform_set_random_hadamard(const ModelConfig& config, uint64_t seed, bool qk_hadamard);
 
+// The seed of the random Hadamard (or WOMI sign vector) of KV head `head` in `layer`: an
+// independent stream per (layer, head) derived from the run's seed.
+uint64_t ov_head_seed(uint64_t seed, int64_t layer, int64_t head);
+
 // s_qk [n_kv·d_h/2] → per-channel scale of k's output rows [n_kv·d_h] (rotate_half layout:
 // head h gets [s_h, s_h]).
 at::Tensor expand_qk_scale(const at::Tensor& s_qk, int64_t n_kv, int64_t head_dim);

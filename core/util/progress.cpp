@@ -11,4 +11,14 @@ void report_progress(const ProgressFn& fn, double fraction, const std::string& s
   if (!fn(Progress{fraction, stage, detail})) throw_cancelled();
 }
 
+ProgressFn progress_range(const ProgressFn& outer, double lo, double hi, const std::string& label) {
+  if (!outer) return {};
+  return [outer, lo, hi, label](const Progress& p) {
+    Progress mapped = p;
+    mapped.fraction = lo + (hi - lo) * p.fraction;
+    if (!label.empty()) mapped.detail = label + ": " + p.detail;
+    return outer(mapped);
+  };
+}
+
 }  // namespace ostq

@@ -32,6 +32,11 @@ struct Progress {
 
 using ProgressFn = std::function<bool(const Progress&)>;
 
+// The callback for one part [lo, hi) of a longer operation: a fraction f reported to it reaches
+// `outer` as lo + (hi − lo)·f; stage and training metrics pass through unchanged, and a non-empty
+// `label` prefixes the detail ("label: detail"). Empty when `outer` is.
+ProgressFn progress_range(const ProgressFn& outer, double lo, double hi, const std::string& label = {});
+
 // Calls fn (if any) and throws StatusError(cancelled) when it asks to stop.
 void report_progress(const ProgressFn& fn, double fraction, const std::string& stage,
                      const std::string& detail = {});
