@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/export/hf_dense_export.h"
 #include "core/quant/quantized_io.h"
 
 namespace ostq::cli {
@@ -38,13 +39,18 @@ std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::s
 
 RunnableModel load_runnable_model_or_throw(const std::string& path, const std::string& dtype_name) {
   RunnableModel r;
-  if (!is_quantized_model_dir(path)) {
+  if (is_hf_dense_export(path)) {
+    // An hf-dense export runs with the quantizers its ostq_quantization block records.
+    r.quantized = std::make_shared<QuantizedModel>(hf_dense_load(path));
+    model_to_dtype(*r.quantized->model, load_options_or_throw(dtype_name).dtype);
+  } else if (!is_quantized_model_dir(path)) {
     r.model = load_model_or_throw(path, dtype_name);
     return r;
+  } else {
+    Result<QuantizedModel> q = quantized_model_load(path, load_options_or_throw(dtype_name));
+    throw_if_error(q.status());
+    r.quantized = std::make_shared<QuantizedModel>(std::move(q).value());
   }
-  Result<QuantizedModel> q = quantized_model_load(path, load_options_or_throw(dtype_name));
-  throw_if_error(q.status());
-  r.quantized = std::make_shared<QuantizedModel>(std::move(q).value());
   r.model = r.quantized->model;
   r.hooks = std::make_shared<ActivationQuantHooks>(r.quantized->config);  // refers into r.quantized
   return r;

@@ -8,6 +8,7 @@
 
 #include "app/cli_common.h"
 #include "app/commands.h"
+#include "app/export_run.h"
 #include "core/eval/calibration.h"
 #include "core/quant/methods.h"
 #include "core/quant/quantized_io.h"
@@ -19,7 +20,8 @@ namespace {
 struct QuantizeArgs {
   std::string model, tokenizer, method = "rtn", bits = "4-16-16", calib, out, dtype = "fp32", protocol = "plain";
   std::vector<std::string> overrides;
-  bool gptq = false, act_order = false, quiet = false;
+  bool gptq = false, act_order = false, quiet = false, no_online_hadamard = false;
+  ExportRunArgs export_run;  // --format: also export (and verify) right after saving
   int64_t seqlen = 0, calib_windows = 128, batch = 4, group = -1;
   uint64_t seed = 42;
   double alpha = 0.5, damp = 0.01;
@@ -54,6 +56,7 @@ void run_quantize(const QuantizeArgs& a) {
   o.batch = a.batch;
   o.gptq_damp = a.damp;
   o.gptq_act_order = a.act_order;
+  o.online_ffn_hadamard = !a.no_online_hadamard;
   o.progress = stderr_progress(a.quiet);
   if (method_needs_calibration(o.method, o.config)) {
     if (a.calib.empty()) throw_invalid(o.method.name() + " needs --calib FILE (calibration text)");
@@ -72,6 +75,11 @@ void run_quantize(const QuantizeArgs& a) {
   std::string tokenizer_path = a.tokenizer.empty() ? tokenizer_find_for_model(model->path) : a.tokenizer;
   quantized_model_save(q.value(), a.out, tokenizer_path, o.progress);
   std::printf("saved       %s (evaluate with: ostq eval %s --data FILE)\n", a.out.c_str(), a.out.c_str());
+  if (!a.export_run.format.empty()) {
+    ExportRunArgs e = a.export_run;
+    e.quiet = a.quiet;
+    run_export(q.value(), a.out, *tokenizer, tokenizer_path, e);
+  }
 }
 
 }  // namespace
@@ -100,6 +108,14 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--protocol", a->protocol, "plain or rows (how the calibration text is read)")
       ->check(CLI::IsMember({"plain", "rows"}));
   cmd->add_option("--out", a->out, "Output directory (must not exist)")->required();
+  cmd->add_flag("--no-online-hadamard", a->no_online_hadamard,
+                "No online H_ff on the down_proj input (weight-only results for gptq / gguf / llama2c exports)");
+  a->export_run.format.clear();
+  cmd->add_option("--format", a->export_run.format,
+                  "Also export the saved bundle: hf-dense, gptq, compressed-tensors, gguf or llama2c (verified after writing)");
+  cmd->add_option("--export-out", a->export_run.out, "Export path (default: OUT.gguf, OUT.bin or OUT-FORMAT/)");
+  cmd->add_option("--verify-data", a->export_run.verify_data, "Text for the export's perplexity check");
+  cmd->add_option("--llama2c-version", a->export_run.llama2c_version, "llama2c export: 0 = fp32 (default), 2 = Q8_0");
   cmd->add_flag("--quiet", a->quiet, "No progress on stderr");
   cmd->callback([a] { run_quantize(*a); });
 }

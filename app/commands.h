@@ -18,5 +18,7 @@ void register_quantize(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_calibrate(CLI::App& app);
+void register_export(CLI::App& app);
+void register_verify(CLI::App& app);
 
 }  // namespace ostq::cli

@@ -19,6 +19,8 @@ void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_fla
   cmd->add_option("--init", a.init, "womi or hadamard (default: WOMI when activations are quantized)")
       ->check(CLI::IsMember({"womi", "hadamard"}));
   cmd->add_flag("--no-scales", a.no_scales, "OSTQuant: learn rotations only");
+  cmd->add_flag("--no-online-hadamard", a.no_online_hadamard,
+                "Learned methods: no online H_ff on the down_proj input (weight-only exports: gptq, gguf, llama2c)");
 }
 
 LearnOptions learn_options_from(const LearnArgs& a) {
@@ -40,6 +42,7 @@ LearnOptions learn_options_from(const LearnArgs& a) {
     o.init = init.value();
   }
   o.learn_scales = !a.no_scales;
+  o.online_ffn_hadamard = !a.no_online_hadamard;
   return o;
 }
 

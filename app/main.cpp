@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   ostq::cli::register_compare(app);
   ostq::cli::register_analyze(app);
   ostq::cli::register_calibrate(app);
+  ostq::cli::register_export(app);
+  ostq::cli::register_verify(app);
   app.parse_complete_callback([&] { ostq::runtime_init(threads); });
   try {
     app.parse(argc, argv);

@@ -25,17 +25,6 @@ std::string fmt(double v, const char* format = "%.4f") {
   return buf;
 }
 
-// The learned transforms as our safetensors file, returned as bytes for the atomic directory write.
-std::string transforms_file_bytes(const TransformSet& t, const ModelConfig& c, const std::string& provenance) {
-  namespace fs = std::filesystem;
-  const fs::path tmp = fs::temp_directory_path() / ("ostq-transforms-" + std::to_string(::getpid()) + ".safetensors");
-  save_transform_set(tmp.string(), t, c, provenance);
-  std::string bytes = read_file(tmp.string());
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  return bytes;
-}
-
 }  // namespace
 
 std::string calibration_checkpoint_dir(const std::string& out_dir) {
@@ -146,10 +135,7 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
     for (const auto& [k, v] : result.report) rep[k] = v;
     std::vector<std::pair<std::string, std::string>> extra;
     extra.emplace_back("report.json", rep.dump(2) + "\n");
-    if (qm.learned) {
-      extra.emplace_back("loss_log.csv", learn_log_csv(qm.learned->log));
-      extra.emplace_back("transforms.safetensors", transforms_file_bytes(qm.learned->transforms, c, rep.dump()));
-    }
+    if (qm.learned) extra.emplace_back("loss_log.csv", learn_log_csv(qm.learned->log));
     quantized_model_save(qm, o.out_dir, o.tokenizer_path, progress_range(o.progress, 0.97, 1.0), extra);
     result.out_dir = o.out_dir;
     // The run is complete: its checkpoint is no longer needed.

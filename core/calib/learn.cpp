@@ -66,6 +66,7 @@ LearnSettings resolve_learn_settings(const LearnOptions& o, const QuantConfig& c
   }
   s.weight_fake_quant = o.weight_fake_quant.value_or(config.weight.enabled() && !config.quantizes_activations());
   s.seed = o.seed;
+  s.online_ffn_hadamard = o.online_ffn_hadamard;
   return s;
 }
 
@@ -73,13 +74,14 @@ std::string LearnSettings::describe() const {
   char buf[400];
   std::snprintf(buf, sizeof(buf),
                 "%s: %lld steps × %lld windows (micro-batch %lld), init %s, loss %s%s, lr rot %.4g%s, %s, "
-                "clip %.3g, weight fake-quant %s, seed %llu",
+                "clip %.3g, weight fake-quant %s%s, seed %llu",
                 learned_method_name(method), static_cast<long long>(steps), static_cast<long long>(batch),
                 static_cast<long long>(micro_batch), rotation_init_name(init), loss_kind_name(loss),
                 loss == LossKind::kKlTop ? (" k=" + std::to_string(topk)).c_str() : "", lr_rotation,
                 learn_scales ? (" / scale " + std::to_string(lr_scale).substr(0, 9)).c_str() : " (no scales)",
                 method == LearnedMethod::kSpinQuant ? "Cayley SGD, cosine" : "Riemannian Adam + Adam, linear decay",
-                grad_clip, weight_fake_quant ? "on" : "off", static_cast<unsigned long long>(seed));
+                grad_clip, weight_fake_quant ? "on" : "off", online_ffn_hadamard ? "" : ", no online H_ff",
+                static_cast<unsigned long long>(seed));
   return buf;
 }
 
@@ -112,14 +114,6 @@ class TrainingHooks : public ActivationQuantHooks {
   bool weight_fake_quant_;
 };
 
-// FNV-1a over the window tokens: identifies the calibration data in checkpoints and reports.
-uint64_t windows_hash(const at::Tensor& windows) {
-  at::Tensor w = windows.contiguous();
-  const auto* p = reinterpret_cast<const uint8_t*>(w.data_ptr());
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < static_cast<size_t>(w.numel()) * w.element_size(); ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
 
 // Deterministic shuffled order: the sample at global position p (step·batch + j) is
 // order(epoch = p / N)[p % N]; each epoch is a Fisher–Yates shuffle seeded by (seed, epoch).
@@ -199,6 +193,7 @@ nlohmann::json settings_fingerprint(const LearnSettings& s, const QuantConfig& c
           {"init", rotation_init_name(s.init)},
           {"learn_scales", s.learn_scales},
           {"weight_fake_quant", s.weight_fake_quant},
+          {"online_ffn_hadamard", s.online_ffn_hadamard},
           {"grad_clip", s.grad_clip},
           {"seed", s.seed},
           {"windows", {windows.size(0), windows.size(1)}},
@@ -279,11 +274,21 @@ struct Optimisers {
 
 TransformSet initial_transforms(const Model& fp, const QuantConfig& config, const LearnSettings& s) {
   const bool qk = config.quantizes_kv();
-  return s.init == RotationInit::kWomi ? transform_set_womi(fp, s.seed, qk)
-                                       : transform_set_random_hadamard(fp.config, s.seed, qk);
+  TransformSet t = s.init == RotationInit::kWomi ? transform_set_womi(fp, s.seed, qk)
+                                                 : transform_set_random_hadamard(fp.config, s.seed, qk);
+  t.ffn_rotation = s.online_ffn_hadamard;
+  return t;
 }
 
 }  // namespace
+
+uint64_t windows_hash(const at::Tensor& windows) {
+  at::Tensor w = windows.contiguous();
+  const auto* p = reinterpret_cast<const uint8_t*>(w.data_ptr());
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < static_cast<size_t>(w.numel()) * w.element_size(); ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
 
 Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config, const at::Tensor& windows,
                                      const LearnOptions& o) {

@@ -47,6 +47,7 @@ struct LearnOptions {
   RotationInit init = RotationInit::kAuto;  // auto: WOMI when activations are quantized (OSTQuant)
   bool learn_scales = true;    // OSTQuant's smoothing vectors (SpinQuant never has scales)
   std::optional<bool> weight_fake_quant;  // default: weights < 16 bits and activations 16 bits
+  bool online_ffn_hadamard = true;  // H_ff on the down input (§12); off for weight-only export targets
   uint64_t seed = 42;
   double grad_clip = 1.0;      // global gradient-norm clipping
   std::string checkpoint_dir;  // "" = no checkpoints
@@ -62,7 +63,7 @@ struct LearnSettings {
   double lr_rotation = 0.0, lr_scale = 0.0, grad_clip = 0.0;
   LossKind loss = LossKind::kKlTop;
   RotationInit init = RotationInit::kHadamard;  // resolved: womi or hadamard
-  bool learn_scales = true, weight_fake_quant = false;
+  bool learn_scales = true, weight_fake_quant = false, online_ffn_hadamard = true;
   uint64_t seed = 42;
   std::string describe() const;  // one line
 };
@@ -92,5 +93,9 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
 
 // The loss log as CSV ("step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds").
 std::string learn_log_csv(const std::vector<StepRecord>& log);
+
+// FNV-1a over the bytes of the window tokens: identifies the calibration data in checkpoints,
+// reports and export provenance.
+uint64_t windows_hash(const at::Tensor& windows);
 
 }  // namespace ostq

@@ -188,8 +188,8 @@ std::string json_dump(const json& j) {
 
 // ---- save ----
 
-void save_transform_set(const std::string& path, const TransformSet& t, const ModelConfig& c,
-                        const std::string& provenance_json) {
+std::string serialize_transform_set(const TransformSet& t, const ModelConfig& c, const std::string& provenance_json,
+                                    const std::string& path) {
   c.validate(path);
   json provenance = json::parse(provenance_json, nullptr, /*allow_exceptions=*/false);
   if (!provenance.is_object())
@@ -244,7 +244,15 @@ void save_transform_set(const std::string& path, const TransformSet& t, const Mo
                                     static_cast<uint64_t>(x.numel()) * sizeof(double)});
   }
   meta["tensors"] = json_dump(names);
-  safetensors_write(path, tensors, meta);
+  return safetensors_serialize(tensors, meta, path);
+}
+
+void save_transform_set(const std::string& path, const TransformSet& t, const ModelConfig& c,
+                        const std::string& provenance_json) {
+  const std::string bytes = serialize_transform_set(t, c, provenance_json, path);
+  AtomicFile f(path, bytes.size());
+  f.write(bytes);
+  f.commit();
 }
 
 // ---- load ----

@@ -31,6 +31,10 @@ namespace ostq {
 void save_transform_set(const std::string& path, const TransformSet& t, const ModelConfig& config,
                         const std::string& provenance_json = "{}");
 
+// The bytes save_transform_set writes, in memory; `path` names the file in errors.
+std::string serialize_transform_set(const TransformSet& t, const ModelConfig& config, const std::string& provenance_json,
+                                    const std::string& path);
+
 // Reads a file written by save_transform_set and validates it against `config`. Every layer is
 // present in the result (undefined members = identity). Throws StatusError naming the file (and
 // the tensor or metadata key): io when it cannot be read; invalid for a truncated or malformed

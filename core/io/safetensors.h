@@ -147,6 +147,11 @@ void safetensors_write(const std::string& path, const std::vector<TensorToWrite>
                        const std::map<std::string, std::string>& metadata,
                        const WriteProgress& progress = {});
 
+// The bytes of the .safetensors file safetensors_write would write, in memory (for small files
+// written inside a directory that appears atomically as a whole). `what` names it in errors.
+std::string safetensors_serialize(const std::vector<TensorToWrite>& tensors,
+                                  const std::map<std::string, std::string>& metadata, const std::string& what);
+
 // Writes `tensors` into `dir`: a single model.safetensors when the tensor bytes fit in
 // max_shard_bytes, otherwise model-0000k-of-0000N.safetensors shards (filled greedily in the given
 // order; a tensor larger than the limit gets a shard of its own) plus model.safetensors.index.json.

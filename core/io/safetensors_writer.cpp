@@ -132,6 +132,18 @@ std::string shard_name(size_t k, size_t n) {
 
 }  // namespace
 
+std::string safetensors_serialize(const std::vector<TensorToWrite>& tensors,
+                                  const std::map<std::string, std::string>& metadata, const std::string& what) {
+  const std::vector<const TensorToWrite*> ptrs = pointers(tensors);
+  check_tensors(what, ptrs);
+  const std::string text = header_text(what, ptrs, metadata);
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i)));
+  out += text;
+  for (const TensorToWrite* t : ptrs) out.append(static_cast<const char*>(t->data), t->nbytes);
+  return out;
+}
+
 void safetensors_write(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata,
                        const WriteProgress& progress) {

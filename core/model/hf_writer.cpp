@@ -13,6 +13,7 @@
 #include "core/io/hf_config.h"
 #include "core/io/safetensors.h"
 #include "core/tokenizer/tokenizer_json_writer.h"
+#include "core/util/atomic_dir.h"
 #include "core/util/file_util.h"
 
 namespace ostq {
@@ -75,14 +76,12 @@ void write_text(const std::string& path, const std::string& text) {
   f.commit();
 }
 
-void carry_tokenizer(const HfWriteOptions& o, int64_t vocab_size, const std::string& dir) {
+}  // namespace
+
+void hf_write_tokenizer_files(const std::string& tokenizer_path, int64_t vocab_size, const std::string& dir) {
+  if (tokenizer_path.empty()) return;
   const std::string json_path = path_join(dir, "tokenizer.json");
-  if (o.synthetic_vocab_tokenizer > 0) {
-    throw_if_not_ok(write_synthetic_tokenizer_json(static_cast<int32_t>(o.synthetic_vocab_tokenizer), json_path));
-    return;
-  }
-  if (o.tokenizer_path.empty()) return;
-  const std::string& src = o.tokenizer_path;
+  const std::string& src = tokenizer_path;
   auto ends_with = [&](const char* suffix) {
     const size_t n = std::strlen(suffix);
     return src.size() >= n && src.compare(src.size() - n, n, suffix) == 0;
@@ -97,17 +96,8 @@ void carry_tokenizer(const HfWriteOptions& o, int64_t vocab_size, const std::str
   throw_if_not_ok(write_tokenizer_json_from_sentencepiece(vocab.value(), json_path));
 }
 
-}  // namespace
-
 void hf_write(const Model& model, const std::string& dir, const HfWriteOptions& o, const ProgressFn& progress) {
-  std::error_code ec;
-  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
-    throw_invalid(dir + ": output directory exists and is not empty");
-  }
-  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec)) throw_io(tmp + ": cannot create directory: " + ec.message());
-  try {
+  write_directory_atomically(dir, [&](const std::string& tmp) {
     report_progress(progress, 0.0, "write", dir);
     std::vector<at::Tensor> owned;
     std::vector<TensorToWrite> tensors = collect_tensors(model, o.dtype, owned);
@@ -117,16 +107,15 @@ void hf_write(const Model& model, const std::string& dir, const HfWriteOptions& 
                                 return progress(Progress{0.95 * f, "write", std::string(stage)});
                               });
     write_text(path_join(tmp, "config.json"), hf_config_to_json(model.config, o.dtype));
-    carry_tokenizer(o, model.config.vocab_size, tmp);
+    if (o.synthetic_vocab_tokenizer > 0) {
+      throw_if_not_ok(write_synthetic_tokenizer_json(static_cast<int32_t>(o.synthetic_vocab_tokenizer),
+                                                     path_join(tmp, "tokenizer.json")));
+    } else {
+      hf_write_tokenizer_files(o.tokenizer_path, model.config.vocab_size, tmp);
+    }
     for (const auto& [name, content] : o.extra_files) write_text(path_join(tmp, name), content);
-    if (fs::exists(dir, ec)) fs::remove(dir, ec);  // the empty directory checked above
-    fs::rename(tmp, dir, ec);
-    if (ec) throw_io(dir + ": cannot move the written model into place: " + ec.message());
-    report_progress(progress, 1.0, "write", dir);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
+  report_progress(progress, 1.0, "write", dir);
 }
 
 }  // namespace ostq

@@ -29,4 +29,9 @@ struct HfWriteOptions {
 void hf_write(const Model& model, const std::string& dir, const HfWriteOptions& options,
               const ProgressFn& progress = {});
 
+// Carries a tokenizer into a model directory: a .json is copied as tokenizer.json; a .model is
+// copied as tokenizer.model and converted to tokenizer.json; a llama2.c .bin is converted. Nothing
+// for an empty path. Throws StatusError naming the tokenizer file.
+void hf_write_tokenizer_files(const std::string& tokenizer_path, int64_t vocab_size, const std::string& dir);
+
 }  // namespace ostq

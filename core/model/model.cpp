@@ -3,6 +3,8 @@
 
 #include <torch/types.h>
 
+#include "core/export/gguf_export.h"
+#include "core/export/packed_hf_load.h"
 #include "core/model/hf_loader.h"
 #include "core/model/llama2c_loader.h"
 #include "core/tokenizer/tokenizer.h"
@@ -23,10 +25,12 @@ Result<ComputeDType> compute_dtype_parse(const std::string& name) {
 Result<std::shared_ptr<Model>> model_load(const std::string& path, const LoadOptions& options) {
   return status_guard([&]() -> std::shared_ptr<Model> {
     std::shared_ptr<Model> model;
+    // Packed exports (GPTQ, compressed-tensors, GGUF) load dequantized, so `ostq eval` and every
+    // other command read them like any model.
     if (is_directory(path)) {
-      model = hf_load(path, options.dtype);
+      model = is_packed_hf_dir(path) ? packed_hf_load(path) : hf_load(path, options.dtype);
     } else if (file_exists(path)) {
-      model = llama2c_load(path);
+      model = is_gguf_file(path) ? gguf_load(path) : llama2c_load(path);
     } else {
       throw_io(path + ": no such file or directory");
     }

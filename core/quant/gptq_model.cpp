@@ -60,7 +60,7 @@ std::vector<GptqLinearReport> gptq_quantize_model(Model& model, const at::Tensor
         at::Tensor& w = linear_weight(l, id);
         GptqResult r = gptq_quantize(w, h, options);
         w = r.weight.to(w.scalar_type()).contiguous();
-        report.push_back({li, id, r.error, r.rtn_error, r.dead_columns, r.seconds});
+        report.push_back({li, id, r.error, r.rtn_error, r.dead_columns, r.seconds, r.grid});
       }
     }
     ForwardHooks plain;

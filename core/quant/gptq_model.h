@@ -23,6 +23,7 @@ struct GptqLinearReport {
   double rtn_error = 0.0;  // the same for RTN weights on the same inputs
   int64_t dead_columns = 0;
   double seconds = 0.0;
+  WeightQuantGrid grid;    // the grid the weight was quantized on (exports recover the codes from it)
 };
 
 // Replaces the seven linears of every layer of `model` by their GPTQ-quantized (dequantized)

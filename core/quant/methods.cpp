@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "core/quant/smoothquant.h"
 #include "core/util/status.h"
@@ -87,15 +88,21 @@ bool method_needs_calibration(const MethodSpec& method, const QuantConfig& confi
          (method.gptq_weights && config.weight.enabled());
 }
 
-void rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
-  if (!spec.enabled()) return;
+std::vector<LayerWeightGrids> rtn_quantize_model(Model& model, const WeightQuantSpec& spec) {
+  std::vector<LayerWeightGrids> grids;
+  if (!spec.enabled()) return grids;
   at::NoGradGuard no_grad;
   for (LayerWeights& l : model.weights.layers) {
+    LayerWeightGrids& layer_grids = grids.emplace_back();
     for (LinearId id : kLinearIds) {
       at::Tensor& w = linear_weight(l, id);
-      w = fake_quant_weight(w.to(at::kFloat), spec).to(w.scalar_type()).contiguous();
+      const at::Tensor w32 = w.to(at::kFloat);
+      WeightQuantGrid grid = weight_quant_grid(w32, spec);
+      w = weight_quant_apply(w32, grid).to(w.scalar_type()).contiguous();
+      layer_grids[static_cast<int>(id)] = std::move(grid);
     }
   }
+  return grids;
 }
 
 namespace {
@@ -108,6 +115,7 @@ LearnOptions learn_options(const QuantizeOptions& o) {
   if (!o.method.learn_scales) l.learn_scales = false;
   if (o.method.loss) l.loss = o.method.loss;
   l.seed = o.seed;
+  l.online_ffn_hadamard = o.online_ffn_hadamard && o.learn.online_ffn_hadamard;
   l.progress = o.progress;
   return l;
 }
@@ -125,7 +133,9 @@ TransformSet method_transforms(const Model& fp, const QuantizeOptions& o, Quanti
     }
     case QuantMethod::kQuaRot: {
       // R1 residual, R2 per KV head on V/O, R4 = H_ff online; R3 = H_dh only when K is quantized.
-      return transform_set_random_hadamard(c, o.seed, o.config.quantizes_kv());
+      TransformSet t = transform_set_random_hadamard(c, o.seed, o.config.quantizes_kv());
+      t.ffn_rotation = o.online_ffn_hadamard;
+      return t;
     }
     case QuantMethod::kSpinQuant:
     case QuantMethod::kOstQuant: {
@@ -149,6 +159,13 @@ Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& o)
       throw_invalid(o.method.name() + " needs calibration windows (--calib or part of --data)");
     }
     QuantizedModel q;
+    if (o.calibration.defined() && o.calibration.numel() > 0) {
+      char hash[17];
+      std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(windows_hash(o.calibration)));
+      q.calibration_hash = hash;
+      q.calibration_windows = o.calibration.size(0);
+      q.calibration_seqlen = o.calibration.size(1);
+    }
     q.method = o.method.name();
     q.config = o.config;
     q.seed = o.seed;
@@ -169,12 +186,14 @@ Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& o)
         g.block_size = o.gptq_block;
         g.act_order = o.gptq_act_order;
         q.gptq = gptq_quantize_model(*q.model, o.calibration, g, o.batch, o.progress);
+        q.weight_grids.assign(q.model->config.n_layers, LayerWeightGrids{});
+        for (const GptqLinearReport& r : q.gptq) q.weight_grids[r.layer][static_cast<int>(r.linear)] = r.grid;
         q.notes.push_back("GPTQ on " + std::to_string(o.calibration.size(0)) + " windows of " +
                           std::to_string(o.calibration.size(1)) + " tokens, damp " + std::to_string(o.gptq_damp).substr(0, 4) +
                           ", block " + std::to_string(o.gptq_block) + (o.gptq_act_order ? ", act-order" : ""));
       } else {
         report_progress(o.progress, 0.5, "rtn", o.config.weight.describe());
-        rtn_quantize_model(*q.model, o.config.weight);
+        q.weight_grids = rtn_quantize_model(*q.model, o.config.weight);
       }
     }
     q.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -8,6 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,11 +53,16 @@ struct QuantizeOptions {
   double gptq_damp = 0.01;
   int64_t gptq_block = 128;
   bool gptq_act_order = false;
+  // H_ff on the down_proj input (§12). Off: no online op the runtime must apply, so weight-only
+  // results can be exported to GPTQ / GGUF / llama2.c (which cannot express it).
+  bool online_ffn_hadamard = true;
   // Learned methods: steps, batch, learning rates, checkpoints… (the MethodSpec's variant words
   // override init / scales / loss; seed and progress come from this struct).
   LearnOptions learn;
   ProgressFn progress;
 };
+
+using LayerWeightGrids = std::array<WeightQuantGrid, 7>;  // indexed by static_cast<int>(LinearId)
 
 struct QuantizedModel {
   std::shared_ptr<Model> model;  // transforms merged, weights quantized, online rotations set
@@ -66,6 +72,11 @@ struct QuantizedModel {
   std::vector<std::string> notes;          // transforms built, fallbacks, calibration used
   std::vector<GptqLinearReport> gptq;      // per-linear reconstruction errors when GPTQ ran
   std::shared_ptr<const LearnResult> learned;  // spinquant / ostquant: transforms, settings, loss log
+  // Per layer, per linear (kLinearIds order): the grid each weight was quantized on, so exports can
+  // recover the integer codes exactly. Empty when the weights are not quantized.
+  std::vector<LayerWeightGrids> weight_grids;
+  std::string calibration_hash;  // FNV-1a of the calibration tokens ("" when none were used)
+  int64_t calibration_windows = 0, calibration_seqlen = 0;
   double seconds = 0.0;
 };
 
@@ -76,7 +87,8 @@ bool method_needs_calibration(const MethodSpec& method, const QuantConfig& confi
 // calibration data), cancelled (progress returned false).
 Result<QuantizedModel> quantize_model(const Model& fp, const QuantizeOptions& options);
 
-// Quantizes the seven linears of every layer in place with RTN (§8.3).
-void rtn_quantize_model(Model& model, const WeightQuantSpec& spec);
+// Quantizes the seven linears of every layer in place with RTN (§8.3); returns the grids (empty
+// when the spec is disabled).
+std::vector<LayerWeightGrids> rtn_quantize_model(Model& model, const WeightQuantSpec& spec);
 
 }  // namespace ostq

@@ -3,9 +3,12 @@
 
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <torch/version.h>
 
 #include <cmath>
 
+#include "core/calib/transform_io.h"
+#include "core/io/safetensors.h"
 #include "core/model/hf_writer.h"
 #include "core/quant/hadamard.h"
 #include "core/util/file_util.h"
@@ -15,7 +18,10 @@ namespace ostq {
 namespace {
 
 using nlohmann::json;
-constexpr int kManifestVersion = 1;
+// 2: weight_grids.safetensors (the exact integer grids) and provenance; 1 is still read.
+constexpr int kManifestVersion = 2;
+constexpr const char* kGridsFile = "weight_grids.safetensors";
+constexpr const char* kTransformsFile = "transforms.safetensors";
 
 const char* sym_scale_name(SymmetricScale s) { return s == SymmetricScale::kAbsMax ? "absmax" : "spec"; }
 SymmetricScale sym_scale_parse(const std::string& s) {
@@ -43,6 +49,65 @@ ActQuantSpec act_from_json(const json& j) {
 // Sum of |M| over the dense H_ff fallback: detects a LibTorch whose RNG would regenerate a
 // different matrix from the stored seed.
 double dense_checksum(const at::Tensor& m) { return m.to(at::kDouble).abs().sum().item<double>(); }
+
+std::string grid_prefix(int64_t layer, LinearId id) {
+  return "layers." + std::to_string(layer) + "." + linear_name(id) + ".";
+}
+
+// weight_grids.safetensors: per linear fp32 `…scale` / `…zero` [out, n_groups]; bits, symmetry and
+// group size in the metadata (one JSON object per linear prefix).
+std::string grids_file_bytes(const std::vector<LayerWeightGrids>& grids) {
+  std::vector<TensorToWrite> tensors;
+  std::vector<at::Tensor> owned;
+  json layout = json::object();
+  for (int64_t li = 0; li < static_cast<int64_t>(grids.size()); ++li) {
+    for (LinearId id : kLinearIds) {
+      const WeightQuantGrid& g = grids[li][static_cast<int>(id)];
+      const std::string p = grid_prefix(li, id);
+      layout[p] = {{"bits", g.bits}, {"symmetric", g.symmetric}, {"group_size", g.group_size}};
+      at::Tensor scale = g.scale.to(at::kFloat).contiguous();
+      at::Tensor zero = (g.zero.defined() ? g.zero.to(at::kFloat) : torch::zeros_like(scale)).contiguous();
+      for (auto& [name, t] : {std::pair<std::string, at::Tensor>{p + "scale", scale}, {p + "zero", zero}}) {
+        owned.push_back(t);
+        tensors.push_back({name, DType::kF32, t.sizes().vec(), t.data_ptr(), static_cast<uint64_t>(t.nbytes())});
+      }
+    }
+  }
+  return safetensors_serialize(tensors, {{"format", "ostq-weight-grids"}, {"layout", layout.dump()}}, kGridsFile);
+}
+
+std::vector<LayerWeightGrids> grids_load(const std::string& path, const ModelConfig& c) {
+  SafetensorsFile f = SafetensorsFile::open(path);
+  json layout;
+  try {
+    layout = json::parse(f.header().metadata.at("layout"));
+  } catch (const std::exception& e) {
+    throw_invalid(path + ": missing or unreadable grid layout metadata");
+  }
+  std::vector<LayerWeightGrids> grids(c.n_layers);
+  for (int64_t li = 0; li < c.n_layers; ++li) {
+    for (LinearId id : kLinearIds) {
+      const std::string p = grid_prefix(li, id);
+      WeightQuantGrid& g = grids[li][static_cast<int>(id)];
+      try {
+        g.bits = layout.at(p).at("bits").get<int>();
+        g.symmetric = layout.at(p).at("symmetric").get<bool>();
+        g.group_size = layout.at(p).at("group_size").get<int64_t>();
+      } catch (const json::exception&) {
+        throw_invalid(path + ": no grid layout for " + p);
+      }
+      for (const char* part : {"scale", "zero"}) {
+        const TensorInfo* t = f.find(p + part);
+        if (t == nullptr || t->dtype != DType::kF32 || t->shape.size() != 2) {
+          throw_invalid(path + ": tensor " + p + part + " missing or not fp32 [out, n_groups]");
+        }
+        at::Tensor x = torch::from_blob(const_cast<uint8_t*>(f.tensor_data(*t)), t->shape, at::kFloat).clone();
+        (std::string(part) == "scale" ? g.scale : g.zero) = x;
+      }
+    }
+  }
+  return grids;
+}
 
 }  // namespace
 
@@ -114,6 +179,13 @@ void quantized_model_save(const QuantizedModel& q, const std::string& dir, const
                     {"rtn_error", r.rtn_error}, {"dead_columns", r.dead_columns}});
   }
   manifest["gptq"] = gptq;
+  manifest["provenance"] = {{"ostq_version", OSTQ_VERSION},
+                            {"libtorch_version", TORCH_VERSION},
+                            {"seed", q.seed},
+                            {"calibration_hash", q.calibration_hash},
+                            {"calibration_windows", q.calibration_windows},
+                            {"calibration_seqlen", q.calibration_seqlen}};
+  manifest["weight_grids"] = q.weight_grids.empty() ? json(nullptr) : json(kGridsFile);
   if (q.learned) {
     const LearnResult& l = *q.learned;
     manifest["learned"] = {{"settings", l.settings.describe()},
@@ -127,6 +199,12 @@ void quantized_model_save(const QuantizedModel& q, const std::string& dir, const
   o.dtype = m.dtype == at::kBFloat16 ? DType::kBF16 : DType::kF32;
   o.tokenizer_path = tokenizer_path;
   o.extra_files.emplace_back(kQuantManifestName, manifest.dump(2) + "\n");
+  if (!q.weight_grids.empty()) o.extra_files.emplace_back(kGridsFile, grids_file_bytes(q.weight_grids));
+  if (q.learned) {
+    const json provenance = manifest["provenance"];
+    o.extra_files.emplace_back(kTransformsFile,
+                               serialize_transform_set(q.learned->transforms, m.config, provenance.dump(), kTransformsFile));
+  }
   o.extra_files.insert(o.extra_files.end(), extra_files.begin(), extra_files.end());
   hf_write(m, dir, o, progress);
 }
@@ -145,7 +223,8 @@ Result<QuantizedModel> quantized_model_load(const std::string& dir, const LoadOp
       throw_invalid(manifest_path + ": not valid JSON: " + e.what());
     }
     if (j.value("format", "") != "ostq-quantized") throw_invalid(manifest_path + ": not an OSTQ quantized-model manifest");
-    if (j.value("version", 0) != kManifestVersion) {
+    const int version = j.value("version", 0);
+    if (version < 1 || version > kManifestVersion) {
       throw_unsupported(manifest_path + ": manifest version " + std::to_string(j.value("version", 0)) +
                         " (this build reads " + std::to_string(kManifestVersion) + ")");
     }
@@ -181,9 +260,17 @@ Result<QuantizedModel> quantized_model_load(const std::string& dir, const LoadOp
         g.dead_columns = r.at("dead_columns").get<int64_t>();
         q.gptq.push_back(g);
       }
+      if (j.contains("provenance")) {
+        const json& p = j.at("provenance");
+        q.calibration_hash = p.value("calibration_hash", "");
+        q.calibration_windows = p.value("calibration_windows", int64_t{0});
+        q.calibration_seqlen = p.value("calibration_seqlen", int64_t{0});
+      }
     } catch (const json::exception& e) {
       throw_invalid(manifest_path + ": " + e.what());
     }
+    const std::string grids_path = path_join(dir, kGridsFile);
+    if (file_exists(grids_path)) q.weight_grids = grids_load(grids_path, q.model->config);
     if (q.model->online.qk && !hadamard_exists(q.model->config.head_dim)) {
       throw_unsupported(manifest_path + ": no Hadamard matrix of order " + std::to_string(q.model->config.head_dim));
     }

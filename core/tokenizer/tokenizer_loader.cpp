@@ -131,10 +131,15 @@ std::string tokenizer_find_for_model(const std::string& model_path, int32_t voca
   }
   const std::string dir = path_dirname(model_path);
   const std::vector<std::string> names = list_dir(dir);
+  // A llama2.c export's own tokenizer comes first: "<stem>.tokenizer.bin" beside "<stem>.bin".
+  std::string stem = path_filename(model_path);
+  if (const size_t dot = stem.rfind('.'); dot != std::string::npos && dot > 0) stem.resize(dot);
   for (const char* ext : {".bin", ".model"}) {
-    std::vector<std::string> candidates{std::string("tokenizer") + ext};
+    const std::string plain = std::string("tokenizer") + ext;
+    std::vector<std::string> candidates{plain};
+    if (std::string_view(ext) == ".bin") candidates.insert(candidates.begin(), stem + ".tokenizer.bin");
     for (const std::string& n : names) {
-      if (n.rfind("tok", 0) == 0 && ends_with(n, ext) && n != candidates[0]) candidates.push_back(n);
+      if (n.rfind("tok", 0) == 0 && ends_with(n, ext) && n != plain) candidates.push_back(n);
     }
     for (const std::string& n : candidates) {
       const std::string p = path_join(dir, n);
