@@ -81,11 +81,7 @@ void register_export(CLI::App& app) {
   cmd->add_flag("--quiet", a->run.quiet, "No progress on stderr");
   cmd->callback([a] {
     QuantizedModel q = load_bundle_or_throw(a->bundle);
-    // A bundle carries tokenizer.model when the source had one: GGUF needs its piece scores and types.
-    const std::string sp_model = path_join(a->bundle, "tokenizer.model");
-    const std::string tokenizer_path = !a->run.tokenizer.empty() ? a->run.tokenizer
-                                       : file_exists(sp_model)   ? sp_model
-                                                                 : tokenizer_find_for_model(a->bundle);
+    const std::string tokenizer_path = a->run.tokenizer.empty() ? bundle_tokenizer_path(a->bundle) : a->run.tokenizer;
     auto tokenizer = load_tokenizer_or_throw(tokenizer_path, *q.model);
     run_export(q, a->bundle, *tokenizer, tokenizer_path, a->run);
   });

@@ -8,14 +8,6 @@
 
 namespace ostq::cli {
 
-std::string default_export_path(const std::string& bundle, const std::string& format) {
-  std::string base = bundle;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  if (format == "gguf") return base + ".gguf";
-  if (format == "llama2c") return base + ".bin";
-  return base + "-" + format;
-}
-
 void run_export(const QuantizedModel& q, const std::string& source, const Tokenizer& tokenizer,
                 const std::string& tokenizer_path, const ExportRunArgs& a) {
   Result<ExportFormat> format = export_format_parse(a.format);
@@ -31,7 +23,7 @@ void run_export(const QuantizedModel& q, const std::string& source, const Tokeni
   else if (a.dense_dtype == "bf16") o.dense_dtype = DType::kBF16;
   else throw_invalid("--dense-dtype must be fp32, fp16 or bf16");
   o.progress = stderr_progress(a.quiet);
-  const std::string out = a.out.empty() ? default_export_path(source, a.format) : a.out;
+  const std::string out = a.out.empty() ? default_export_path(source, o.format) : a.out;
   const ExportReport r = export_quantized(q, out, o);
   std::printf("exported    %s (%s)\n", r.path.c_str(), export_format_name(r.format));
   std::printf("size        %llu bytes in all, %llu in weight files, %lld parameters: %.3f bits per parameter\n",

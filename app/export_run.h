@@ -23,9 +23,6 @@ struct ExportRunArgs {
   bool quiet = false;
 };
 
-// OUT.gguf, OUT.bin (llama2c) or OUT-<format>/ next to the bundle directory.
-std::string default_export_path(const std::string& bundle, const std::string& format);
-
 // Writes q (loaded from / saved to `source`) in args.format, verifies it and prints the report.
 // Throws StatusError on a failed write or a failed verification.
 void run_export(const QuantizedModel& q, const std::string& source, const Tokenizer& tokenizer,

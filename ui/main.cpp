@@ -18,7 +18,6 @@ int main(int argc, char** argv) {
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("llama2.c checkpoint or HF model directory"));
   parser.process(app);
   ostq::runtime_init();
-  qRegisterMetaType<std::shared_ptr<ostq::Model>>();
   MainWindow window;
   window.show();
   if (!parser.positionalArguments().isEmpty()) window.openModel(parser.positionalArguments().first());

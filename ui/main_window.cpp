@@ -12,7 +12,8 @@
 #include <QVBoxLayout>
 
 #include "core/model/model.h"
-#include "ui/model_loader_job.h"
+#include "ui/engine_worker.h"
+#include "ui/export_dialog.h"
 
 namespace {
 
@@ -45,11 +46,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   layout->addWidget(m_tree);
   setCentralWidget(central);
 
-  m_loader = new ModelLoaderJob(this);
-  connect(m_loader, &ModelLoaderJob::modelLoaded, this, &MainWindow::showModel);
-  connect(m_loader, &ModelLoaderJob::loadFailed, this, [this](const QString& message) {
+  m_worker = new EngineWorker(this);
+  connect(m_worker, &EngineWorker::jobFailed, this, [this](quint64 id, const QString& message, bool) {
+    if (id != m_openJob) return;
     statusBar()->showMessage(tr("Load failed"));
-    QMessageBox::critical(this, tr("Cannot open model"), message);
+    Q_EMIT modelFailed(message);
+    if (isVisible()) QMessageBox::critical(this, tr("Cannot open model"), message);
   });
 
   QMenu* file = menuBar()->addMenu(tr("&File"));
@@ -61,13 +63,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Hugging Face model directory"));
     if (!dir.isEmpty()) openModel(dir);
   });
+  file->addAction(tr("&Export quantized model…"), QKeySequence(tr("Ctrl+E")), this, [this] { openExportDialog(); });
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   resize(1000, 700);
 }
 
 void MainWindow::openModel(const QString& path) {
   statusBar()->showMessage(tr("Loading %1…").arg(path));
-  m_loader->start(path);
+  m_openJob = m_worker->submit(tr("Open model"), QStringLiteral("open-model"), this,
+                                      [this, p = path.toStdString()](const ostq::ProgressFn&) -> EngineWorker::Deliver {
+                                        ostq::Result<std::shared_ptr<ostq::Model>> m = ostq::model_load(p);
+                                        if (!m.is_ok()) throw ostq::StatusError(m.status());
+                                        return [this, model = m.value()] { showModel(model); };
+                                      });
+}
+
+ExportDialog* MainWindow::openExportDialog(const QString& bundle) {
+  if (!m_export) m_export = new ExportDialog(m_worker, bundle, this);
+  else if (!bundle.isEmpty()) m_export->setBundle(bundle);
+  m_export->show();
+  m_export->raise();
+  return m_export;
 }
 
 void MainWindow::showModel(const std::shared_ptr<ostq::Model>& model) {
@@ -92,4 +108,5 @@ void MainWindow::showModel(const std::shared_ptr<ostq::Model>& model) {
   m_layers->appendRow(tensor_row(QStringLiteral("final_norm"), w.final_norm));
   if (!w.lm_head.is_same(w.embedding)) m_layers->appendRow(tensor_row(QStringLiteral("lm_head"), w.lm_head));
   statusBar()->showMessage(tr("Loaded %1").arg(QString::fromStdString(model->path)));
+  Q_EMIT modelShown();
 }

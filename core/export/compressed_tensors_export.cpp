@@ -110,10 +110,7 @@ ExportReport write_compressed_tensors_export(const QuantizedModel& q, const std:
   PackedDirWrite w;
   w.dir = out_dir;
   w.config_json = config_json_with_quantization(c, dt, qc.dump());
-  w.tokenizer_path = o.tokenizer_path;
-  w.metadata["ostq_method"] = q.method;
-  if (!o.source.empty()) w.metadata["ostq_source"] = o.source;
-  packed_dir_write(w, tensors, c.vocab_size, progress_range(o.progress, 0.5, 1.0));
+  finish_packed_export(q, o, w, tensors, report);
   return report;
 }
 

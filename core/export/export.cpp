@@ -13,6 +13,7 @@
 #include "core/export/hf_dense_export.h"
 #include "core/export/llama2c_export.h"
 #include "core/export/quantized_linear.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/util/file_util.h"
 
 namespace ostq {
@@ -70,6 +71,19 @@ Result<ExportFormat> export_format_parse(const std::string& name) {
   return Status::invalid_input("unknown export format '" + name + "' (known: " + known + ")");
 }
 
+std::string default_export_path(const std::string& bundle, ExportFormat format) {
+  std::string base = bundle;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  if (format == ExportFormat::kGguf) return base + ".gguf";
+  if (format == ExportFormat::kLlama2c) return base + ".bin";
+  return base + "-" + export_format_name(format);
+}
+
+std::string bundle_tokenizer_path(const std::string& bundle) {
+  const std::string sp_model = path_join(bundle, "tokenizer.model");
+  return file_exists(sp_model) ? sp_model : tokenizer_find_for_model(bundle);
+}
+
 int64_t model_parameter_count(const Model& m) {
   const ModelWeights& w = m.weights;
   int64_t n = w.embedding.numel() + w.final_norm.numel();
@@ -118,8 +132,13 @@ ExportReport export_quantized(const QuantizedModel& q, const std::string& out, c
   }
   r.path = out;
   r.format = o.format;
-  r.bytes = path_total_bytes(out);
-  r.weight_bytes = weight_file_bytes(out);
+  r.size_only = o.size_only;
+  if (o.size_only) {
+    r.bytes = r.weight_bytes;
+  } else {
+    r.bytes = path_total_bytes(out);
+    r.weight_bytes = weight_file_bytes(out);
+  }
   r.parameters = model_parameter_count(*q.model);
   r.bits_per_parameter =
       r.parameters > 0 ? 8.0 * static_cast<double>(r.weight_bytes) / static_cast<double>(r.parameters) : 0.0;

@@ -27,6 +27,8 @@ struct ExportOptions {
   std::string tokenizer_path;   // carried into the export (.model, .bin or tokenizer.json); "" = none
   std::string source;           // where the quantized model came from (bundle path), recorded as provenance
   int llama2c_version = 0;      // 0: fp32 dequantized; 2: Q8_0 groups
+  bool size_only = false;       // plan the export and report its sizes, write nothing (the GUI shows bits
+                                // per parameter before writing)
   DType dense_dtype = DType::kF32;  // hf-dense weights; compressed-tensors scales and unquantized tensors
                                     // (GPTQ always stores those in fp16, its convention)
   ProgressFn progress;
@@ -39,6 +41,7 @@ struct ExportReport {
   uint64_t weight_bytes = 0;       // the weight files: the file itself, or a directory's *.safetensors
   int64_t parameters = 0;          // parameters of the model (embedding, norms, linears, head once if tied)
   double bits_per_parameter = 0;   // 8·weight_bytes / parameters
+  bool size_only = false;          // sizes planned, nothing written (bytes = weight_bytes, headers excluded)
   std::vector<std::string> notes;  // e.g. "ffn_down stored as F16: 172 is not a multiple of 32"
 };
 
@@ -46,6 +49,13 @@ struct ExportReport {
 // the configuration (online H_ff or activation quantization in a weight-only format, asymmetric
 // codes where only symmetric are stored, ...), io when the disk is full or the path unusable.
 ExportReport export_quantized(const QuantizedModel& q, const std::string& out, const ExportOptions& o);
+
+// Where an export of `bundle` goes by default: BUNDLE.gguf, BUNDLE.bin (llama2c) or BUNDLE-<format>/.
+std::string default_export_path(const std::string& bundle, ExportFormat format);
+
+// The tokenizer to carry from a bundle: its tokenizer.model when present (GGUF and llama2.c need
+// the SentencePiece scores and piece types), else the one found in it; "" when none.
+std::string bundle_tokenizer_path(const std::string& bundle);
 
 // Parameters of a model as counted by ExportReport.
 int64_t model_parameter_count(const Model& m);

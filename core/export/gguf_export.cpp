@@ -129,26 +129,27 @@ std::vector<float> llama3_rope_factors(const ModelConfig& c) {
 
 void add_model_keys(GgufWriter& w, const QuantizedModel& q, const ExportOptions& o, uint32_t file_type) {
   const ModelConfig& c = q.model->config;
+  const GgufArch a = gguf_arch_for(c.arch);
   auto u32 = [&](const std::string& k, int64_t v) { w.add_kv(k, GgufValue::u32(static_cast<uint32_t>(v))); };
-  w.add_kv("general.architecture", GgufValue::string("llama"));
+  w.add_kv("general.architecture", GgufValue::string(a.name));
   w.add_kv("general.name", GgufValue::string(c.name.empty() ? "ostq-model" : path_filename(c.name)));
   u32("general.alignment", kGgufDefaultAlignment);
   u32("general.quantization_version", 2);
   u32("general.file_type", file_type);
-  u32("llama.vocab_size", c.vocab_size);
-  u32("llama.context_length", c.max_seq_len);
-  u32("llama.embedding_length", c.dim);
-  u32("llama.block_count", c.n_layers);
-  u32("llama.feed_forward_length", c.hidden_dim);
-  u32("llama.rope.dimension_count", c.head_dim);
-  u32("llama.attention.head_count", c.n_heads);
-  u32("llama.attention.head_count_kv", c.n_kv_heads);
+  u32(a.key("vocab_size"), c.vocab_size);
+  u32(a.key("context_length"), c.max_seq_len);
+  u32(a.key("embedding_length"), c.dim);
+  u32(a.key("block_count"), c.n_layers);
+  u32(a.key("feed_forward_length"), c.hidden_dim);
+  u32(a.key("rope.dimension_count"), c.head_dim);
+  u32(a.key("attention.head_count"), c.n_heads);
+  u32(a.key("attention.head_count_kv"), c.n_kv_heads);
   if (c.head_dim * c.n_heads != c.dim) {  // llama.cpp otherwise derives d_h = d / n_h
-    u32("llama.attention.key_length", c.head_dim);
-    u32("llama.attention.value_length", c.head_dim);
+    u32(a.key("attention.key_length"), c.head_dim);
+    u32(a.key("attention.value_length"), c.head_dim);
   }
-  w.add_kv("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(static_cast<float>(c.norm_eps)));
-  w.add_kv("llama.rope.freq_base", GgufValue::f32(static_cast<float>(c.rope_theta)));
+  w.add_kv(a.key("attention.layer_norm_rms_epsilon"), GgufValue::f32(static_cast<float>(c.norm_eps)));
+  w.add_kv(a.key("rope.freq_base"), GgufValue::f32(static_cast<float>(c.rope_theta)));
   if (c.rope_scaling.type == RopeScaling::Type::kLlama3) {
     const RopeScaling& s = c.rope_scaling;
     w.add_kv(kOstqRopeType, GgufValue::string("llama3"));
@@ -202,9 +203,24 @@ void add_tokenizer_keys(GgufWriter& w, const ExportOptions& o, int64_t vocab_siz
 void check_exportable(const QuantizedModel& q, const std::string& out_file) {
   if (!q.model) throw_invalid(out_file + ": no model to export");
   const ModelConfig& c = q.model->config;
-  if (c.qkv_bias || c.arch == Architecture::kQwen2) {
-    throw_unsupported(out_file + ": GGUF export writes the llama architecture, which has no q/k/v biases (" +
-                      std::string(architecture_name(c.arch)) + " model with biases)");
+  const GgufArch a = gguf_arch_for(c.arch);
+  bool any_bias = c.qkv_bias, all_biases = true;
+  for (const LayerWeights& l : q.model->weights.layers) {
+    for (const at::Tensor* b : {&l.bq, &l.bk, &l.bv}) {
+      any_bias |= b->defined();
+      all_biases &= b->defined();
+    }
+  }
+  if (any_bias && !a.qkv_bias) {
+    throw_unsupported(out_file + ": the GGUF llama architecture (used for " + architecture_name(c.arch) +
+                      " models) has no q/k/v biases; only qwen2 models are written with them");
+  }
+  if (a.qkv_bias && !all_biases) {
+    throw_unsupported(out_file + ": llama.cpp's qwen2 architecture requires q/k/v biases, the model has none");
+  }
+  if (c.arch == Architecture::kQwen2 && c.rope_scaling.type != RopeScaling::Type::kNone) {
+    throw_unsupported(out_file + ": llama3 RoPE scaling is not expressible in GGUF qwen2 (llama.cpp reads "
+                      "rope_freqs.weight for llama only)");
   }
   if (q.model->online.ffn || q.model->online.qk) {
     throw_unsupported(out_file + ": the model needs online Hadamard rotations, which llama.cpp does not apply "
@@ -230,12 +246,13 @@ ExportReport write_gguf_export(const QuantizedModel& q, const std::string& out_f
   const Model& m = *q.model;
   const ModelConfig& c = m.config;
   const ModelWeights& mw = m.weights;
+  const GgufArch arch = gguf_arch_for(c.arch);
   ExportReport report;
   report.path = out_file;
   report.format = ExportFormat::kGguf;
   if (c.sliding_window > 0 && c.sliding_window < c.max_seq_len) {
     report.notes.push_back("sliding window " + std::to_string(c.sliding_window) +
-                           " is not expressible in GGUF llama: llama.cpp attends the full context");
+                           " is not expressible in GGUF " + arch.name + ": llama.cpp attends the full context");
   }
 
   // Plan every tensor first: the header and the free-space check need all types and shapes.
@@ -274,18 +291,27 @@ ExportReport write_gguf_export(const QuantizedModel& q, const std::string& out_f
       }
       linear_params[plan.type] += w.numel();
       if (!plan.fallback.empty()) fallbacks.emplace(gguf_linear_name(id), plan.fallback);
-      jobs.push_back({gguf_tensor_name(i, gguf_linear_name(id)), plan.type, w.sizes().vec(), [&q, &c, i, id, plan] {
+      const RopeLayout to = arch.qk_layout;
+      jobs.push_back({gguf_tensor_name(i, gguf_linear_name(id)), plan.type, w.sizes().vec(), [&q, &c, i, id, plan, to] {
                         const LayerWeights& lw = q.model->weights.layers[i];
                         if (plan.type == GgmlType::kF16 || plan.type == GgmlType::kF32) {
-                          return dense_bytes(permute_qk(linear_weight(lw, id), id, c, RopeLayout::kRotateHalf,
-                                                        RopeLayout::kInterleaved), plan.type);
+                          return dense_bytes(permute_qk(linear_weight(lw, id), id, c, RopeLayout::kRotateHalf, to),
+                                             plan.type);
                         }
                         QuantizedLinear ql = quantized_linear(q, i, id);
                         for (at::Tensor* t : {&ql.codes, &ql.scale, &ql.zero}) {
-                          *t = permute_qk(*t, id, c, RopeLayout::kRotateHalf, RopeLayout::kInterleaved);
+                          *t = permute_qk(*t, id, c, RopeLayout::kRotateHalf, to);
                         }
                         return pack_linear(ql, plan.type);
                       }});
+      const at::Tensor b = id == LinearId::kQ   ? l.bq
+                           : id == LinearId::kK ? l.bk
+                           : id == LinearId::kV ? l.bv
+                                                : at::Tensor();
+      if (arch.qkv_bias && b.defined()) {  // F32 as the HF converter writes 1-d tensors: exact
+        dense(gguf_bias_name(i, gguf_linear_name(id)), GgmlType::kF32,
+              permute_qk(b, id, c, RopeLayout::kRotateHalf, to));
+      }
     }
   }
   dense("output_norm.weight", GgmlType::kF32, mw.final_norm);
@@ -300,6 +326,10 @@ ExportReport write_gguf_export(const QuantizedModel& q, const std::string& out_f
   add_model_keys(writer, q, o, grids ? file_type_of(linear_params) : 1);
   add_tokenizer_keys(writer, o, c.vocab_size, report);
   for (const TensorJob& j : jobs) writer.add_tensor(j.name, j.type, j.shape);
+  if (o.size_only) {
+    report.weight_bytes = writer.file_size();
+    return report;
+  }
   writer.begin();
   for (size_t k = 0; k < jobs.size(); ++k) {
     report_progress(o.progress, static_cast<double>(k) / jobs.size(), "export", "writing " + jobs[k].name);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// GGUF reader: a llama-architecture GGUF file → fp32 Model in the engine's conventions (the inverse
-// of gguf_export.cpp, see Note [GGUF export types]). Every tensor is dequantized to fp32.
+// GGUF reader: a llama- or qwen2-architecture GGUF file → fp32 Model in the engine's conventions
+// (the inverse of gguf_export.cpp, see Note [GGUF export types]). Every tensor is dequantized to fp32.
 #include <torch/types.h>
 
 #include <cstdio>
@@ -60,30 +60,32 @@ class Meta {
 ModelConfig config_from_metadata(const GgufHeader& h, const std::string& path) {
   const Meta meta(h, path);
   const std::string arch = meta.string("general.architecture");
-  if (arch != "llama") {
-    throw_unsupported(path + ": GGUF architecture \"" + arch + "\" (only \"llama\" is read)");
+  GgufArch a{};
+  if (!gguf_arch_named(arch, &a)) {
+    throw_unsupported(path + ": GGUF architecture \"" + arch + "\" (only \"llama\" and \"qwen2\" are read)");
   }
   ModelConfig c;
-  c.arch = Architecture::kLlama;
+  c.arch = a.arch;
+  c.qkv_bias = a.qkv_bias;
   c.name = path;
-  c.dim = meta.integer("llama.embedding_length");
-  c.hidden_dim = meta.integer("llama.feed_forward_length");
-  c.n_layers = meta.integer("llama.block_count");
-  c.n_heads = meta.integer("llama.attention.head_count");
-  c.n_kv_heads = meta.integer("llama.attention.head_count_kv", c.n_heads);
-  c.max_seq_len = meta.integer("llama.context_length");
-  if (c.n_heads <= 0) throw_invalid(path + ": llama.attention.head_count must be positive");
-  c.head_dim = meta.integer("llama.attention.key_length", c.dim / c.n_heads);
-  if (meta.integer("llama.attention.value_length", c.head_dim) != c.head_dim) {
-    throw_unsupported(path + ": llama.attention.value_length differs from key_length");
+  c.dim = meta.integer(a.key("embedding_length"));
+  c.hidden_dim = meta.integer(a.key("feed_forward_length"));
+  c.n_layers = meta.integer(a.key("block_count"));
+  c.n_heads = meta.integer(a.key("attention.head_count"));
+  c.n_kv_heads = meta.integer(a.key("attention.head_count_kv"), c.n_heads);
+  c.max_seq_len = meta.integer(a.key("context_length"));
+  if (c.n_heads <= 0) throw_invalid(path + ": " + a.key("attention.head_count") + " must be positive");
+  c.head_dim = meta.integer(a.key("attention.key_length"), c.dim / c.n_heads);
+  if (meta.integer(a.key("attention.value_length"), c.head_dim) != c.head_dim) {
+    throw_unsupported(path + ": " + a.key("attention.value_length") + " differs from key_length");
   }
-  if (meta.integer("llama.rope.dimension_count", c.head_dim) != c.head_dim) {
-    throw_unsupported(path + ": partial RoPE (llama.rope.dimension_count ≠ head dimension " +
+  if (meta.integer(a.key("rope.dimension_count"), c.head_dim) != c.head_dim) {
+    throw_unsupported(path + ": partial RoPE (" + a.key("rope.dimension_count") + " ≠ head dimension " +
                       std::to_string(c.head_dim) + ")");
   }
-  c.norm_eps = meta.number("llama.attention.layer_norm_rms_epsilon");
-  c.rope_theta = meta.number("llama.rope.freq_base", 10000.0);
-  const std::string scaling = meta.string("llama.rope.scaling.type", "none");
+  c.norm_eps = meta.number(a.key("attention.layer_norm_rms_epsilon"));
+  c.rope_theta = meta.number(a.key("rope.freq_base"), 10000.0);
+  const std::string scaling = meta.string(a.key("rope.scaling.type"), "none");
   if (scaling != "none") throw_unsupported(path + ": RoPE scaling \"" + scaling + "\"");
   if (meta.find(kOstqRopeType) != nullptr) {
     if (meta.string(kOstqRopeType) != "llama3") {
@@ -127,6 +129,7 @@ std::shared_ptr<Model> gguf_load(const std::string& path) {
   const std::shared_ptr<MappedFile> map = MappedFile::open(path);
   const GgufHeader h = gguf_parse(map->data(), map->size(), path);
   const ModelConfig c = config_from_metadata(h, path);
+  const GgufArch arch = gguf_arch_for(c.arch);
 
   std::set<std::string> expected = {"token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight"};
   // fp32 tensor of the given PyTorch shape, dequantized from the map.
@@ -166,13 +169,19 @@ std::shared_ptr<Model> gguf_load(const std::string& path) {
                           : (id == LinearId::kGate || id == LinearId::kUp) ? c.hidden_dim : c.dim;
       const int64_t in = in_is_d ? c.dim : id == LinearId::kO ? c.q_dim() : c.hidden_dim;
       at::Tensor t = get(gguf_tensor_name(i, gguf_linear_name(id)), {out, in});
-      linear_weight(l, id) = permute_qk(t, id, c, RopeLayout::kInterleaved, RopeLayout::kRotateHalf);
+      linear_weight(l, id) = permute_qk(t, id, c, arch.qk_layout, RopeLayout::kRotateHalf);
+      at::Tensor* bias = id == LinearId::kQ ? &l.bq : id == LinearId::kK ? &l.bk : id == LinearId::kV ? &l.bv : nullptr;
+      if (c.qkv_bias && bias != nullptr) {
+        *bias = permute_qk(get(gguf_bias_name(i, gguf_linear_name(id)), {out}), id, c, arch.qk_layout,
+                           RopeLayout::kRotateHalf);
+      }
     }
     w.layers.push_back(std::move(l));
   }
   for (const GgufTensorInfo& t : h.tensors) {
     if (expected.count(t.name) == 0) {
-      throw_unsupported(path + ": tensor \"" + t.name + "\" is not part of the llama architecture read here");
+      throw_unsupported(path + ": tensor \"" + t.name + "\" is not part of the " + arch.name +
+                        " architecture read here");
     }
   }
   model_validate_weights(*model, path);

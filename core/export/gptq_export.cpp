@@ -143,10 +143,7 @@ ExportReport write_gptq_export(const QuantizedModel& q, const std::string& out_d
   w.dir = out_dir;
   w.config_json = config_json_with_quantization(c, DType::kF16, qc.dump());
   w.extra_files.emplace_back("quantize_config.json", qc.dump(2) + "\n");
-  w.tokenizer_path = o.tokenizer_path;
-  w.metadata["ostq_method"] = q.method;
-  if (!o.source.empty()) w.metadata["ostq_source"] = o.source;
-  packed_dir_write(w, tensors, c.vocab_size, progress_range(o.progress, 0.5, 1.0));
+  finish_packed_export(q, o, w, tensors, report);
   return report;
 }
 

@@ -37,6 +37,10 @@ void multiply_down_weights(Model& m, const at::Tensor& op) {
 
 ExportReport write_hf_dense_export(const QuantizedModel& q, const std::string& out_dir, const ExportOptions& o) {
   ExportReport r;
+  if (o.size_only) {
+    r.weight_bytes = static_cast<uint64_t>(model_parameter_count(*q.model)) * dtype_size(o.dense_dtype);
+    return r;
+  }
   Model dense = *q.model;  // shares tensors; w_down is replaced below, never modified in place
   json online = {{"ffn_hadamard", nullptr}, {"qk_hadamard", q.model->online.qk}};
   if (q.model->online.ffn) {

@@ -254,6 +254,12 @@ ExportReport write_llama2c_export(const QuantizedModel& q, const std::string& ou
   ExportReport r;
   r.path = out_file;
   r.format = ExportFormat::kLlama2c;
+  if (o.size_only) {
+    r.weight_bytes = o.llama2c_version == 0
+                         ? v0_bytes(c, shared)
+                         : v2_bytes(c, shared, static_cast<uint64_t>(llama2c_q80_group_size(c.dim, c.hidden_dim)));
+    return r;
+  }
   if (o.llama2c_version == 0) {
     write_v0(m, shared, out_file, o.progress);
     r.notes.push_back("llama2.c v0: fp32 dequantized weights, W_q/W_k in interleaved (Meta) RoPE order");

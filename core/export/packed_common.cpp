@@ -175,6 +175,18 @@ const WeightQuantGrid& uniform_weight_grid(const QuantizedModel& q, const std::s
   return first;
 }
 
+void finish_packed_export(const QuantizedModel& q, const ExportOptions& o, PackedDirWrite& w,
+                          const ExportTensors& tensors, ExportReport& report) {
+  w.tokenizer_path = o.tokenizer_path;
+  w.metadata["ostq_method"] = q.method;
+  if (!o.source.empty()) w.metadata["ostq_source"] = o.source;
+  if (o.size_only) {
+    report.weight_bytes = tensors.bytes();
+    return;
+  }
+  packed_dir_write(w, tensors, q.model->config.vocab_size, progress_range(o.progress, 0.5, 1.0));
+}
+
 void packed_dir_write(const PackedDirWrite& w, const ExportTensors& tensors, int64_t vocab_size,
                       const ProgressFn& progress) {
   const std::string& dir = w.dir;

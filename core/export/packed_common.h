@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/engine/forward.h"
+#include "core/export/export.h"
 #include "core/export/quantized_linear.h"
 #include "core/io/dtype.h"
 #include "core/io/safetensors.h"
@@ -85,14 +86,19 @@ struct PackedDirWrite {
   std::map<std::string, std::string> metadata;  // safetensors __metadata__ ("format": "pt" added)
 };
 
-// Writes the directory atomically (temporary sibling, renamed at the end) after checking that the
-// file system has room for the tensors. Throws StatusError naming the directory; cancelled when
-// `progress` asks to stop (nothing is left behind).
 // The one weight scheme of a packed export (GPTQ and compressed-tensors hold a single
 // quantization_config): every linear must have a grid, all with the same bits, group size and
 // symmetry, at 4 or 8 bits. Throws StatusError(invalid) naming `format` and the problem.
 const WeightQuantGrid& uniform_weight_grid(const QuantizedModel& q, const std::string& format);
 
+// The common end of both packed writers: provenance metadata and tokenizer on `w`, then either the
+// planned size into `report` (o.size_only) or the atomic write.
+void finish_packed_export(const QuantizedModel& q, const ExportOptions& o, PackedDirWrite& w,
+                          const ExportTensors& tensors, ExportReport& report);
+
+// Writes the directory atomically (temporary sibling, renamed at the end) after checking that the
+// file system has room for the tensors. Throws StatusError naming the directory; cancelled when
+// `progress` asks to stop (nothing is left behind).
 void packed_dir_write(const PackedDirWrite& w, const ExportTensors& tensors, int64_t vocab_size,
                       const ProgressFn& progress);
 

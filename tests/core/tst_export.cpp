@@ -209,6 +209,32 @@ class TestExport : public QObject {
     QVERIFY(std::filesystem::exists(out + "/keep.txt"));
   }
 
+  // size_only plans the export without writing; the planned weight bytes match what is written
+  // (exactly for the single-file formats, up to the JSON headers for safetensors directories).
+  void size_only_matches_the_written_size() {
+    auto m = small_model();
+    QuantizedModel q = quantize(*m, "rtn", "4-16-16", false);
+    QTemporaryDir tmp;
+    for (ExportFormat f : {ExportFormat::kHfDense, ExportFormat::kGptq, ExportFormat::kCompressedTensors,
+                           ExportFormat::kGguf, ExportFormat::kLlama2c}) {
+      const std::string out = default_export_path(ostq_test::qstr(tmp.path()) + "/b", f);
+      ExportOptions o = options(f);
+      o.size_only = true;
+      const ExportReport planned = export_quantized(q, out, o);
+      QVERIFY(planned.size_only);
+      QVERIFY(!std::filesystem::exists(out));
+      const ExportReport written = export_quantized(q, out, options(f));
+      const bool single_file = f == ExportFormat::kGguf || f == ExportFormat::kLlama2c;
+      if (single_file) {
+        QCOMPARE(planned.weight_bytes, written.weight_bytes);
+      } else {
+        QVERIFY2(planned.weight_bytes <= written.weight_bytes && written.weight_bytes - planned.weight_bytes < 65536,
+                 (std::to_string(planned.weight_bytes) + " vs " + std::to_string(written.weight_bytes)).c_str());
+      }
+      QVERIFY(planned.bits_per_parameter > 0);
+    }
+  }
+
   void format_names_round_trip() {
     for (ExportFormat f : {ExportFormat::kHfDense, ExportFormat::kGptq, ExportFormat::kCompressedTensors,
                            ExportFormat::kGguf, ExportFormat::kLlama2c}) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // GGUF export and reader: block codecs against hand-computed bytes, a hand-built minimal file and
 // its invalid variants, stories260K W4 (Q4_0 + F16 ffn_down) written and reloaded, synthetic GQA
-// models through every block type, damaged files (StatusError naming the file, never a crash),
+// models through every block type, a synthetic Qwen2 GQA model with q/k/v biases (architecture
+// "qwen2": unpermuted q/k, F32 biases), damaged files (StatusError naming the file, never a crash),
 // and what the format refuses.
 //
 // Tolerance: a reloaded linear differs from the in-memory quantized weight only by the fp16
@@ -428,6 +429,98 @@ class TestExportGguf : public QObject {
     }
   }
 
+  void syntheticQwen2RoundTrips() {
+    SynthOptions so;
+    so.arch = Architecture::kQwen2;
+    so.dim = 128;
+    so.hidden_dim = 256;
+    so.n_layers = 2;
+    so.n_heads = 4;  // d_h = 32
+    so.n_kv_heads = 2;
+    so.vocab_size = 256;
+    so.max_seq_len = 128;
+    so.rope_theta = 1000000.0;
+    auto m = synth_model(so);
+    QVERIFY(m->config.qkv_bias);
+    QuantizedModel q = quantize(*m, "4-16-16", 32, "", /*mse=*/false);
+    QTemporaryDir tmp;
+    const std::string out = ostq_test::qstr(tmp.path()) + "/qwen2-q4.gguf";
+    const ExportReport rep = write_gguf_export(q, out, {});
+    QVERIFY(!rep.notes.empty());  // no tokenizer given
+
+    // Metadata: qwen2 architecture and key prefix, no llama.* keys.
+    const std::string bytes = read_bytes(out);
+    const GgufHeader h = parse_bytes(bytes, out);
+    QCOMPARE(h.find("general.architecture")->str, std::string("qwen2"));
+    for (const char* k : {"context_length", "embedding_length", "block_count", "feed_forward_length",
+                          "attention.head_count", "attention.head_count_kv", "rope.freq_base",
+                          "attention.layer_norm_rms_epsilon"}) {
+      QVERIFY2(h.find(std::string("qwen2.") + k) != nullptr, k);
+      QVERIFY2(h.find(std::string("llama.") + k) == nullptr, k);
+    }
+    QCOMPARE(h.find("qwen2.attention.head_count_kv")->as_int(), int64_t{2});
+    QCOMPARE(h.find("qwen2.rope.freq_base")->as_double(), 1000000.0);
+    QCOMPARE(h.find("general.file_type")->as_int(), int64_t{2});
+
+    // Biases: F32, exactly the model's; linears Q4_0; q/k rows NOT permuted (NEOX RoPE in llama.cpp).
+    auto file_tensor = [&](const std::string& name) {
+      const GgufTensorInfo* t = h.find_tensor(name);
+      if (t == nullptr) qFatal("missing %s", name.c_str());
+      at::Tensor x = torch::empty(t->torch_shape(), torch::kFloat32);
+      ggml_dequantize(t->type, reinterpret_cast<const uint8_t*>(bytes.data()) + t->offset, x.data_ptr<float>(),
+                      t->numel);
+      return x;
+    };
+    const int64_t dh = q.model->config.head_dim;
+    for (int64_t i = 0; i < so.n_layers; ++i) {
+      const LayerWeights& l = q.model->weights.layers[i];
+      const std::pair<const char*, const at::Tensor*> biases[] = {
+          {"attn_q", &l.bq}, {"attn_k", &l.bk}, {"attn_v", &l.bv}};
+      for (const auto& [what, b] : biases) {
+        const std::string name = "blk." + std::to_string(i) + "." + what + ".bias";  // F32, [out]
+        QVERIFY2(h.find_tensor(name) != nullptr && h.find_tensor(name)->type == GgmlType::kF32, name.c_str());
+        QCOMPARE(h.find_tensor(name)->dims, (std::vector<uint64_t>{static_cast<uint64_t>(b->numel())}));
+        QVERIFY2(torch::equal(file_tensor(name), b->to(at::kFloat)), name.c_str());
+      }
+      const std::string blk = "blk." + std::to_string(i) + ".";
+      QVERIFY(h.find_tensor(blk + "attn_q.weight")->type == GgmlType::kQ4_0);
+      const at::Tensor fq = file_tensor(blk + "attn_q.weight"), fk = file_tensor(blk + "attn_k.weight");
+      QVERIFY(rel_diff(fq, l.wq) < 1e-3);
+      QVERIFY(rel_diff(fk, l.wk) < 1e-3);
+      // The Meta (llama) order would differ: the check above is not vacuous.
+      const RopeLayout half = RopeLayout::kRotateHalf, meta = RopeLayout::kInterleaved;
+      QVERIFY(rel_diff(fq, rope_permute_rows(l.wq, so.n_heads, dh, half, meta)) > 0.1);
+      QVERIFY(rel_diff(fk, rope_permute_rows(l.wk, so.n_kv_heads, dh, half, meta)) > 0.1);
+    }
+    QVERIFY(h.find_tensor("rope_freqs.weight") == nullptr);
+
+    // Reload: the same config (up to the f32 epsilon and the name), exact biases, close weights and logits.
+    std::shared_ptr<Model> back = gguf_load(out);
+    ModelConfig a = back->config;
+    const ModelConfig& b = q.model->config;
+    QVERIFY(a.arch == Architecture::kQwen2);
+    QVERIFY(a.qkv_bias);
+    QVERIFY(std::abs(a.norm_eps - b.norm_eps) < 1e-6 * b.norm_eps);
+    a.norm_eps = b.norm_eps;
+    a.name = b.name;
+    QVERIFY2(a == b, qPrintable(QString::fromStdString(a.summary() + " vs " + b.summary())));
+    for (int64_t i = 0; i < so.n_layers; ++i) {
+      const LayerWeights &lb = back->weights.layers[i], &lr = q.model->weights.layers[i];
+      QVERIFY(torch::equal(lb.bq, lr.bq.to(at::kFloat)));
+      QVERIFY(torch::equal(lb.bk, lr.bk.to(at::kFloat)));
+      QVERIFY(torch::equal(lb.bv, lr.bv.to(at::kFloat)));
+    }
+    double worst = 0;
+    compare_weights(*back, *q.model, 1e-3, &worst);
+    if (QTest::currentTestFailed()) return;
+    QVERIFY(torch::equal(back->weights.lm_head, q.model->weights.lm_head.to(at::kHalf).to(at::kFloat)));
+    at::Generator gen = at::detail::createCPUGenerator(11);
+    const at::Tensor toks = torch::randint(3, 256, {2, 48}, gen, torch::kLong);
+    const double dl = rel_diff(logits(*back, toks), logits(*q.model, toks));
+    qInfo("synthetic qwen2 GQA W4 g32 -> Q4_0: max linear error %.2e, logits %.2e", worst, dl);
+    QVERIFY2(dl < 1e-2, qPrintable(QString::number(dl)));
+  }
+
   void damagedFilesFailCleanly() {
     QuantizedModel q = tiny_quantized();
     QTemporaryDir tmp;
@@ -499,8 +592,18 @@ class TestExportGguf : public QObject {
     so.n_heads = 2;
     so.vocab_size = 64;
     so.max_seq_len = 16;
+    // q/k/v biases only exist in GGUF qwen2: a llama or mistral model with biases is refused.
+    so.qkv_bias = true;
+    for (Architecture arch : {Architecture::kLlama, Architecture::kMistral}) {
+      so.arch = arch;
+      expect_refusal(quantize(*synth_model(so), "4-16-16", -1, "", false), {}, StatusCode::kUnsupported, "biases");
+    }
+    // llama.cpp's qwen2 has no rope_freqs tensor: llama3 RoPE scaling cannot be written for it.
     so.arch = Architecture::kQwen2;
-    expect_refusal(quantize(*synth_model(so), "4-16-16", -1, "", false), {}, StatusCode::kUnsupported, "biases");
+    QuantizedModel scaled = quantize(*synth_model(so), "4-16-16", -1, "", false);
+    scaled.model->config.rope_scaling.type = RopeScaling::Type::kLlama3;
+    expect_refusal(scaled, {}, StatusCode::kUnsupported, "qwen2");
+    so.qkv_bias = false;
     so.arch = Architecture::kLlama;
     auto m = synth_model(so);
     expect_refusal(quantize(*m, "4-4-16", -1, "", false), {}, StatusCode::kUnsupported, "activation");
