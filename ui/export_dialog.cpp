@@ -180,6 +180,7 @@ void ExportDialog::requestEstimate() {
   o.format = ostq::export_format_parse(m_format->currentText().toStdString()).value();
   o.llama2c_version = m_llama2cVersion->currentIndex() == 1 ? 2 : 0;
   o.size_only = true;
+  o.tokenizer_path = m_tokenizer->text().isEmpty() ? ostq::bundle_tokenizer_path(bundle) : m_tokenizer->text().toStdString();
   auto cached = m_loadedPath == m_bundle->text() ? m_loaded : nullptr;
   const QString path = m_bundle->text();
   QPointer<ExportDialog> self(this);

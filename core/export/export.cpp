@@ -80,8 +80,11 @@ std::string default_export_path(const std::string& bundle, ExportFormat format) 
 }
 
 std::string bundle_tokenizer_path(const std::string& bundle) {
-  const std::string sp_model = path_join(bundle, "tokenizer.model");
-  return file_exists(sp_model) ? sp_model : tokenizer_find_for_model(bundle);
+  for (const char* name : {"tokenizer.model", "tokenizer.bin"}) {
+    const std::string path = path_join(bundle, name);
+    if (file_exists(path)) return path;
+  }
+  return tokenizer_find_for_model(bundle);
 }
 
 int64_t model_parameter_count(const Model& m) {

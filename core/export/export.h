@@ -53,8 +53,8 @@ ExportReport export_quantized(const QuantizedModel& q, const std::string& out, c
 // Where an export of `bundle` goes by default: BUNDLE.gguf, BUNDLE.bin (llama2c) or BUNDLE-<format>/.
 std::string default_export_path(const std::string& bundle, ExportFormat format);
 
-// The tokenizer to carry from a bundle: its tokenizer.model when present (GGUF and llama2.c need
-// the SentencePiece scores and piece types), else the one found in it; "" when none.
+// The tokenizer to carry from a bundle: its tokenizer.model or tokenizer.bin when present (GGUF and
+// llama2.c need the SentencePiece scores and piece types), else the one found in it; "" when none.
 std::string bundle_tokenizer_path(const std::string& bundle);
 
 // Parameters of a model as counted by ExportReport.

@@ -90,7 +90,10 @@ void hf_write_tokenizer_files(const std::string& tokenizer_path, int64_t vocab_s
     write_text(json_path, read_file(src));
     return;
   }
+  // The SentencePiece / llama2.c original rides along: GGUF and llama2.c exports need its scores
+  // and piece types, which tokenizer.json does not keep in that form.
   if (ends_with(".model")) write_text(path_join(dir, "tokenizer.model"), read_file(src));
+  if (ends_with(".bin")) write_text(path_join(dir, "tokenizer.bin"), read_file(src));
   Result<SentencePieceVocab> vocab = sentencepiece_vocab_load(src, static_cast<int32_t>(vocab_size));
   throw_if_not_ok(vocab.status());
   throw_if_not_ok(write_tokenizer_json_from_sentencepiece(vocab.value(), json_path));
