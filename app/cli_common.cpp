@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/engine/lowbit_linear.h"
 #include "core/export/hf_dense_export.h"
+#include "core/export/quantized_linear.h"
 #include "core/quant/quantized_io.h"
 
 namespace ostq::cli {
@@ -54,6 +56,17 @@ RunnableModel load_runnable_model_or_throw(const std::string& path, const std::s
   r.model = r.quantized->model;
   r.hooks = std::make_shared<ActivationQuantHooks>(r.quantized->config);  // refers into r.quantized
   return r;
+}
+
+std::string use_kernel_path(RunnableModel& runnable, const std::string& mode) {
+  if (!runnable.quantized) return "";
+  if (mode == "off") return "fake-quant (--kernels off)";
+  if (!has_weight_grids(*runnable.quantized)) return "fake-quant (the bundle has no weight grids)";
+  Result<std::shared_ptr<LowBitExecutor>> executor = lowbit_executor_create(*runnable.quantized);
+  if (!executor.is_ok()) return "fake-quant (" + executor.status().message() + ")";
+  if (!executor.value()->uses_kernels()) return "fake-quant (" + executor.value()->summary() + ")";
+  runnable.hooks = executor.value();
+  return executor.value()->summary();
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model) {

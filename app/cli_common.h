@@ -26,6 +26,10 @@ struct RunnableModel {
   std::shared_ptr<ForwardHooks> hooks;
 };
 RunnableModel load_runnable_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
+// `--kernels auto|off` of eval / generate: with auto, a quantized model whose weights carry grids
+// runs on the low-bit kernels (LowBitExecutor replaces its fake-quant hooks). Returns the line
+// saying which path runs ("" for a full-precision model).
+std::string use_kernel_path(RunnableModel& runnable, const std::string& mode);
 // --tokenizer when given, else the tokenizer found next to the model; throws when none.
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model);
 // A one-line progress display on stderr (rewritten in place on a terminal), never cancels.

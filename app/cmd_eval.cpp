@@ -14,7 +14,7 @@ namespace ostq::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, tokenizer, data, dtype = "fp32", protocol = "plain";
+  std::string model, tokenizer, data, dtype = "fp32", protocol = "plain", kernels = "auto";
   int64_t seqlen = 0, max_windows = 0, batch = 1;
   bool json = false, quiet = false;
 };
@@ -22,6 +22,7 @@ struct EvalArgs {
 void run_eval(const EvalArgs& a) {
   RunnableModel runnable = load_runnable_model_or_throw(a.model, a.dtype);
   const std::shared_ptr<Model>& model = runnable.model;
+  const std::string path = use_kernel_path(runnable, a.kernels);
   auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
   Result<TextProtocol> protocol = text_protocol_parse(a.protocol);
   throw_if_error(protocol.status());
@@ -42,7 +43,9 @@ void run_eval(const EvalArgs& a) {
                         {"seqlen", p.seqlen},   {"windows", p.windows},   {"seconds", p.seconds},
                         {"tokens_per_s", p.tokens_per_s}, {"tokenizer", tokenizer->kind()}};
     if (runnable.quantized) {
-      j["quantized"] = {{"method", runnable.quantized->method}, {"quantizers", runnable.quantized->config.describe()}};
+      j["quantized"] = {{"method", runnable.quantized->method},
+                        {"quantizers", runnable.quantized->config.describe()},
+                        {"path", path}};
     }
     std::printf("%s\n", j.dump(2).c_str());
     return;
@@ -50,6 +53,7 @@ void run_eval(const EvalArgs& a) {
   std::printf("perplexity  %.4f\n", p.ppl);
   if (runnable.quantized) {
     std::printf("quantized   %s: %s\n", runnable.quantized->method.c_str(), runnable.quantized->config.describe().c_str());
+    std::printf("path        %s\n", path.c_str());
   }
   std::printf("protocol    %s text, one BOS, %lld windows x %lld tokens (remainder dropped), %lld predicted tokens\n",
               p.protocol.c_str(), static_cast<long long>(p.windows), static_cast<long long>(p.seqlen),
@@ -72,6 +76,9 @@ void register_eval(CLI::App& app) {
       ->check(CLI::IsMember({"plain", "rows"}));
   cmd->add_option("--max-windows", a->max_windows, "Evaluate at most this many windows (0 = all)");
   cmd->add_option("--batch", a->batch, "Windows per forward pass (does not change the result)");
+  cmd->add_option("--kernels", a->kernels,
+                  "Quantized models: auto runs the low-bit kernels when the weights carry grids; off fake-quantizes")
+      ->check(CLI::IsMember({"auto", "off"}));
   cmd->add_flag("--json", a->json, "Machine-readable output");
   cmd->add_flag("--quiet", a->quiet, "No progress on stderr");
   cmd->callback([a] { run_eval(*a); });

@@ -13,7 +13,7 @@ namespace ostq::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, tokenizer, prompt, dtype = "fp32";
+  std::string model, tokenizer, prompt, dtype = "fp32", kernels = "auto";
   int64_t steps = 256;
   double temperature = 0.0, top_p = 0.9;
   uint64_t seed = 42;
@@ -23,6 +23,8 @@ struct GenerateArgs {
 void run_generate(const GenerateArgs& a) {
   RunnableModel runnable = load_runnable_model_or_throw(a.model, a.dtype);
   const std::shared_ptr<Model>& model = runnable.model;
+  const std::string path = use_kernel_path(runnable, a.kernels);
+  if (!path.empty()) std::fprintf(stderr, "%s\n", path.c_str());  // stdout carries only the text
   auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
   GenerateOptions o;
   o.hooks = runnable.hooks.get();
@@ -58,6 +60,9 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Sampling seed");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.bin, tokenizer.model or tokenizer.json");
   cmd->add_option("--dtype", a->dtype, "Compute dtype: fp32 or bf16")->check(CLI::IsMember({"fp32", "bf16"}));
+  cmd->add_option("--kernels", a->kernels,
+                  "Quantized models: auto runs the low-bit kernels when the weights carry grids; off fake-quantizes")
+      ->check(CLI::IsMember({"auto", "off"}));
   cmd->add_flag("--stats", a->stats, "Print tokens/s on stderr");
   cmd->callback([a] { run_generate(*a); });
 }
