@@ -31,8 +31,8 @@ namespace {
 namespace avx2 {
 
 using lowbit_detail::Grid;
-using lowbit_detail::lowbit_bf16_to_float;
-using lowbit_detail::lowbit_float_to_bf16;
+using ostq::kernels::bf16_to_float;
+using ostq::kernels::float_to_bf16;
 
 struct V {
   static constexpr int L = 8, NV = 2, MR = 4, GJ = 2, E = 2;
@@ -94,7 +94,7 @@ struct V {
     const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in)));
     _mm256_storeu_ps(out, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
   }
-  // Round to nearest even, NaN → quiet NaN (lowbit_float_to_bf16).
+  // Round to nearest even, NaN → quiet NaN (float_to_bf16).
   static void f32_to_bf16(const float* in, uint16_t* out) {
     const __m256i b = _mm256_castps_si256(_mm256_loadu_ps(in));
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));

@@ -34,8 +34,8 @@ namespace {
 namespace avx512 {
 
 using lowbit_detail::Grid;
-using lowbit_detail::lowbit_bf16_to_float;
-using lowbit_detail::lowbit_float_to_bf16;
+using ostq::kernels::bf16_to_float;
+using ostq::kernels::float_to_bf16;
 
 struct V {
   static constexpr int L = 16, NV = 4, MR = 4, GJ = 4, E = 1;
@@ -77,7 +77,7 @@ struct V {
     const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in)));
     _mm512_storeu_ps(out, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
   }
-  // Round to nearest even, NaN → quiet NaN (lowbit_float_to_bf16).
+  // Round to nearest even, NaN → quiet NaN (float_to_bf16).
   static void f32_to_bf16(const float* in, uint16_t* out) {
     const __m512i b = _mm512_castps_si512(_mm512_loadu_ps(in));
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));

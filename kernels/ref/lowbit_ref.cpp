@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/bf16.h"
 #include "kernels/lowbit.h"
 
 namespace ostq::kernels {
@@ -42,22 +43,6 @@ void hadamard_row_double(double* row, const HadamardSpec& h, double* tmp) {
     std::copy(tmp, tmp + n, row);
   }
   for (int64_t j = 0; j < n; ++j) row[j] *= static_cast<double>(h.scale);
-}
-
-float bf16_to_float(uint16_t v) {
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-// Round to nearest even; NaN stays a (quiet) NaN.
-uint16_t float_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
 }
 
 void ref_hadamard_rows(float* data, int64_t rows, const HadamardSpec& h) {

@@ -26,42 +26,21 @@
 #include <vector>
 
 #include "kernels/lowbit.h"
+#include "kernels/lowbit_test_data.h"
 
 #ifdef OSTQ_HAVE_CUDA
 #include "kernels/cuda/device_buffer.h"
 #endif
 
 using namespace ostq::kernels;
+using namespace lowbit_test;
 
 #ifdef OSTQ_HAVE_CUDA
 using ostq::kernels::cuda::DeviceBuffer;
 
 namespace {
 
-constexpr double kEps = 1.0 / (1 << 24);
-constexpr double kBf16Ulp = 1.0 / 256;
 constexpr double kFusedStep = 1.0 + 1e-5;
-
-// Heavy-tailed rows (normal · e^normal) so groups have outliers; row 1 all zero, row 2 positive.
-std::vector<float> random_rows(int64_t m, int64_t k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> x(static_cast<size_t>(m * k));
-  for (float& v : x) v = nd(rng) * std::exp(nd(rng));
-  if (m > 2) {
-    std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);
-    for (int64_t c = 0; c < k; ++c) x[2 * k + c] = std::fabs(x[2 * k + c]);
-  }
-  return x;
-}
-
-// A seeded random ±1 base of order K: the kernels compute x·(A ⊗ H) for any ±1 A.
-std::vector<int8_t> base_matrix(int64_t K) {
-  std::vector<int8_t> a(static_cast<size_t>(K * K));
-  std::mt19937 rng(static_cast<uint32_t>(K));
-  for (int8_t& v : a) v = (rng() & 1) ? 1 : -1;
-  return a;
-}
 
 // The same spec twice: base matrix on the host (reference) and on the device (cuda).
 struct Spec {
@@ -69,50 +48,10 @@ struct Spec {
   DeviceBuffer<int8_t> dev_a;
   HadamardSpec host, dev;
   Spec(int64_t base, int64_t pow2) : host_a(base_matrix(base)), dev_a(host_a) {
-    host.base = dev.base = base;
-    host.pow2 = dev.pow2 = pow2;
-    host.scale = dev.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(base * pow2)));
-    host.base_matrix = base > 1 ? host_a.data() : nullptr;
-    dev.base_matrix = base > 1 ? dev_a.data() : nullptr;
+    host = spec_of(base, pow2, host_a.data());
+    dev = spec_of(base, pow2, dev_a.data());
   }
 };
-
-double hadamard_tolerance(const HadamardSpec& h) {
-  return (std::log2(static_cast<double>(h.pow2)) + h.base + 2) * kEps;
-}
-
-float bf16_to_float(uint16_t v) {
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t float_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-struct Acts {
-  std::vector<uint8_t> codes;
-  std::vector<float> scale, zero;
-  int64_t group = 0;
-  ConstQuantizedActs view() const { return {codes.data(), scale.data(), zero.data(), group}; }
-};
-
-Acts quantize_host(const float* x, int64_t m, int64_t k, const FakeQuantParams& p,
-                   const HadamardSpec* fused = nullptr) {
-  Acts a;
-  a.group = p.group > 0 ? p.group : k;
-  a.codes.assign(static_cast<size_t>(m * k), 0xAB);
-  a.scale.assign(static_cast<size_t>(m * (k / a.group)), -1.0f);
-  a.zero.assign(a.scale.size(), -1.0f);
-  lowbit_reference().quantize_acts(x, m, k, p, fused,
-                                   {a.codes.data(), a.scale.data(), a.zero.data()});
-  return a;
-}
 
 // Activation codes on the device.
 struct DevActs {
@@ -317,7 +256,7 @@ class TestLowBitCuda : public QObject {
           p.clip_ratio = mode == 3 ? 0.9f : 1.0f;
           p.group = c.group;
           const std::vector<float> x = random_rows(c.m, c.k, static_cast<uint32_t>(c.k + bits));
-          const Acts ref = quantize_host(x.data(), c.m, c.k, p);
+          const Acts ref = quantize(lowbit_reference(), x.data(), c.m, c.k, p);
           DeviceBuffer<float> dx(x);
           const Acts got = quantize_cuda(*cuda_, dx, c.m, c.k, p);
           const QString what = QString("m %1 k %2 group %3 bits %4 mode %5")
@@ -368,7 +307,7 @@ class TestLowBitCuda : public QObject {
         QVERIFY2(
             fused.codes == plain.codes && fused.scale == plain.scale && fused.zero == plain.zero,
             qPrintable(what + ": differs from hadamard_rows + quantize_acts"));
-        const Acts ref = quantize_host(x.data(), m, k, p, &h.host);
+        const Acts ref = quantize(lowbit_reference(), x.data(), m, k, p, &h.host);
         const std::vector<float> dg = dequantize(fused, m, k), dr = dequantize(ref, m, k);
         const int64_t groups = k / fused.group;
         for (int64_t i = 0; i < m * k; ++i) {
@@ -468,7 +407,7 @@ class TestLowBitCuda : public QObject {
             p.bits = abits;
             p.symmetric = !asym_acts;
             p.group = c.a_group;
-            const Acts a = quantize_host(x.data(), c.m, c.k, p);
+            const Acts a = quantize(lowbit_reference(), x.data(), c.m, c.k, p);
             const DevActs da(a);
             const std::vector<float> xd = dequantize(a, c.m, c.k);
             const std::vector<float> bias(c.n, 0.125f);
@@ -530,7 +469,7 @@ class TestLowBitCuda : public QObject {
                 [&] { cuda_->pack_int4(acts.codes.data(), 3, acts.codes.data()); }) != "");
     // 8-bit asymmetric weights with zero 0: u − zw up to 255 does not fit int8 (tensor-core path).
     const Weights w8 = random_weights(8, false, 8, 256, 256, 5, 0.0f);
-    const Acts a = quantize_host(random_rows(2, 256, 1).data(), 2, 256, FakeQuantParams{});
+    const Acts a = quantize(lowbit_reference(), random_rows(2, 256, 1).data(), 2, 256, FakeQuantParams{});
     const DevActs da(a);
     DeviceBuffer<float> y(2 * 8);
     QVERIFY(invalid_argument_of([&] {

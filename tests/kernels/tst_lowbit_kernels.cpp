@@ -27,95 +27,19 @@
 
 #include "kernels/cpu/fake_quant.h"
 #include "kernels/lowbit.h"
+#include "kernels/lowbit_test_data.h"
 
 using namespace ostq::kernels;
+using namespace lowbit_test;
 
 namespace {
 
-constexpr double kEps = 1.0 / (1 << 24);
-constexpr double kBf16Ulp = 1.0 / 256;
 
 std::vector<const LowBitOps*> host_variants() {
   std::vector<const LowBitOps*> v;
   for (const LowBitOps* ops : lowbit_variants())
     if (ops->memory == MemorySpace::kHost) v.push_back(ops);
   return v;
-}
-
-// Heavy-tailed rows (normal · e^normal) so groups have outliers; a few constant rows.
-std::vector<float> random_rows(int64_t m, int64_t k, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> x(static_cast<size_t>(m * k));
-  for (float& v : x) v = nd(rng) * std::exp(nd(rng));
-  if (m > 2) {
-    std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);                          // all zero
-    for (int64_t c = 0; c < k; ++c) x[2 * k + c] = std::fabs(x[2 * k + c]);  // all positive
-  }
-  return x;
-}
-
-// The ±1 base of order K: resources/hadamard/had<K>.txt when this source tree is at hand (the
-// real tables the models use), else a seeded random ±1 matrix — the kernels compute x·(A ⊗ H)
-// for any ±1 A, so both test the same arithmetic.
-std::vector<int8_t> base_matrix(int64_t K) {
-  std::vector<int8_t> a(static_cast<size_t>(K * K));
-  if (K == 1) return {1};
-  const std::string path = QFileInfo(QStringLiteral(__FILE__)).absoluteDir().filePath(
-      QStringLiteral("../../resources/hadamard/had%1.txt").arg(K)).toStdString();
-  std::ifstream in(path);
-  int64_t i = 0;
-  for (char c; in.get(c) && i < K * K;)
-    if (c == '+' || c == '-') a[i++] = c == '+' ? 1 : -1;
-  if (i == K * K) return a;
-  std::mt19937 rng(static_cast<uint32_t>(K));
-  for (int8_t& v : a) v = (rng() & 1) ? 1 : -1;
-  return a;
-}
-
-HadamardSpec spec_of(int64_t base, int64_t pow2, const std::vector<int8_t>& a) {
-  HadamardSpec h;
-  h.base = base;
-  h.pow2 = pow2;
-  h.base_matrix = base > 1 ? a.data() : nullptr;
-  h.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(base * pow2)));
-  return h;
-}
-
-double hadamard_tolerance(const HadamardSpec& h) {
-  return (std::log2(static_cast<double>(h.pow2)) + h.base + 2) * kEps;
-}
-
-float bf16_to_float(uint16_t v) {
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t float_to_bf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits += 0x7fff + ((bits >> 16) & 1);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-struct Acts {
-  std::vector<uint8_t> codes;
-  std::vector<float> scale, zero;
-  int64_t group = 0;
-  ConstQuantizedActs view() const { return {codes.data(), scale.data(), zero.data(), group}; }
-};
-
-Acts quantize(const LowBitOps& ops, const float* x, int64_t m, int64_t k, const FakeQuantParams& p,
-              const HadamardSpec* fused = nullptr) {
-  Acts a;
-  a.group = p.group > 0 ? p.group : k;
-  a.codes.assign(static_cast<size_t>(m * k), 0xAB);
-  a.scale.assign(static_cast<size_t>(m * (k / a.group)), -1.0f);
-  a.zero.assign(a.scale.size(), -1.0f);
-  ops.quantize_acts(x, m, k, p, fused, {a.codes.data(), a.scale.data(), a.zero.data()});
-  return a;
 }
 
 std::vector<float> dequantize(const Acts& a, int64_t m, int64_t k) {
@@ -207,7 +131,7 @@ class TestLowBitKernels : public QObject {
   void referenceHadamardIsTheDefinition() {
     for (auto [base, pow2] : {std::pair<int64_t, int64_t>{1, 8}, {1, 64}, {12, 4}, {20, 2}, {28, 1}, {172, 2}}) {
       const std::vector<int8_t> a = base_matrix(base);
-      const HadamardSpec h = spec_of(base, pow2, a);
+      const HadamardSpec h = spec_of(base, pow2, a.data());
       const int64_t n = h.n(), rows = 3;
       std::vector<float> x = random_rows(rows, n, 5), y = x;
       lowbit_reference().hadamard_rows(y.data(), rows, h);
@@ -235,7 +159,7 @@ class TestLowBitKernels : public QObject {
     for (const LowBitOps* ops : host_variants())
       for (auto [base, pow2] : orders) {
         const std::vector<int8_t> a = base_matrix(base);
-        const HadamardSpec h = spec_of(base, pow2, a);
+        const HadamardSpec h = spec_of(base, pow2, a.data());
         const int64_t n = h.n(), rows = n > 4096 ? 2 : 5;
         const std::vector<float> x = random_rows(rows, n, 11);
         std::vector<float> ref = x, got = x;
@@ -319,7 +243,7 @@ class TestLowBitKernels : public QObject {
       for (auto [base, pow2, group] : {std::tuple<int64_t, int64_t, int64_t>{1, 4096, 0}, {172, 64, 0},
                                        {1, 128, 64}, {12, 64, 128}, {40, 128, 128}}) {
         const std::vector<int8_t> a = base_matrix(base);
-        const HadamardSpec h = spec_of(base, pow2, a);
+        const HadamardSpec h = spec_of(base, pow2, a.data());
         const int64_t m = 3, k = h.n();
         FakeQuantParams p;
         p.group = group;
