@@ -312,10 +312,11 @@ class TestLearn : public QObject {
 
   void ostquantRecoversThePlantedOutlierModel() {
     // Issue goal: on the synthetic outlier model, OSTQuant at 4-4-4 stays within 20% of FP
-    // perplexity while RTN does not. Measured (README, 1 thread): FP 7.10, RTN +198%, QuaRot
-    // +43.5%, OSTQuant (60 steps × 8 sequences) +34.9% — the 20% goal is NOT reached; asserted here is
-    // the ordering the method must keep: RTN far off, OSTQuant better than the training-free
-    // QuaRot rotations it starts from. Text: sampled from the FP model (calibration and
+    // perplexity while RTN does not. Measured (README, 2 threads as under CTest): FP 7.100, RTN
+    // +197.7%, QuaRot +43.8%, OSTQuant (60 steps × 8 sequences) with RTN weights +33.7%; with GPTQ
+    // on the merged weights (the spec's full pipeline) QuaRot+GPTQ +15.1%, OSTQuant+GPTQ +13.3%.
+    // Asserted: the goal with GPTQ weights, and that learning beats the training-free rotations it
+    // starts from with either weight quantizer. Text: sampled from the FP model (calibration and
     // evaluation sequences are different draws).
     auto m = peaked_outlier_model();
     at::Tensor calib = sample_from(*m, 32, 128, 1);
@@ -336,11 +337,16 @@ class TestLearn : public QObject {
     };
     const double rtn = quantized_ppl("rtn", 0), quarot = quantized_ppl("quarot", 0);
     const double ost = quantized_ppl("ostquant", 60);
-    qInfo("peaked outlier model 4-4-4 ppl: FP %.3f  rtn %.3f (%+.1f%%)  quarot %.3f (%+.1f%%)  ostquant %.3f (%+.1f%%)", fp,
-          rtn, 100 * (rtn / fp - 1), quarot, 100 * (quarot / fp - 1), ost, 100 * (ost / fp - 1));
+    const double quarot_gptq = quantized_ppl("quarot+gptq", 0), ost_gptq = quantized_ppl("ostquant+gptq", 60);
+    auto gap = [fp](double ppl) { return 100 * (ppl / fp - 1); };
+    qInfo("peaked outlier model 4-4-4 ppl: FP %.3f  rtn %.3f (%+.1f%%)  quarot %.3f (%+.1f%%)  ostquant %.3f (%+.1f%%)  "
+          "quarot+gptq %.3f (%+.1f%%)  ostquant+gptq %.3f (%+.1f%%)",
+          fp, rtn, gap(rtn), quarot, gap(quarot), ost, gap(ost), quarot_gptq, gap(quarot_gptq), ost_gptq, gap(ost_gptq));
     QVERIFY(rtn > 1.2 * fp);
+    QVERIFY(ost_gptq < 1.2 * fp);
     QVERIFY(quarot < rtn);
     QVERIFY(ost < quarot);
+    QVERIFY(ost_gptq < quarot_gptq);
   }
 
   void jobWritesOnlyOnSuccess() {
