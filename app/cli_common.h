@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/engine/forward.h"
+#include "core/engine/runnable_model.h"
 #include "core/model/model.h"
 #include "core/quant/methods.h"
 #include "core/tokenizer/tokenizer.h"
@@ -18,17 +19,11 @@ namespace ostq::cli {
 // `ostq quantize`: methods and analyses start from the original model).
 std::shared_ptr<Model> load_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
 
-// A model ready to run: for a directory written by `ostq quantize`, the quantized model with its
-// run-time activation quantizers as hooks; otherwise the plain model (hooks null).
-struct RunnableModel {
-  std::shared_ptr<Model> model;
-  std::shared_ptr<QuantizedModel> quantized;
-  std::shared_ptr<ForwardHooks> hooks;
-};
+// A model ready to run (core/engine/runnable_model.h): a bundle written by `ostq quantize` with
+// its run-time activation quantizers as hooks, otherwise the plain model (hooks null).
 RunnableModel load_runnable_model_or_throw(const std::string& path, const std::string& dtype = "fp32");
 // `--kernels auto|off` of eval / generate: with auto, a quantized model whose weights carry grids
-// runs on the low-bit kernels (LowBitExecutor replaces its fake-quant hooks). Returns the line
-// saying which path runs ("" for a full-precision model).
+// runs on the low-bit kernels. Returns the line saying which path runs ("" for a full-precision model).
 std::string use_kernel_path(RunnableModel& runnable, const std::string& mode);
 // --tokenizer when given, else the tokenizer found next to the model; throws when none.
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model);

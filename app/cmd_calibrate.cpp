@@ -15,19 +15,16 @@
 #include "app/commands.h"
 #include "app/learn_args.h"
 #include "core/calib/calibration_job.h"
+#include "core/calib/calibration_request.h"
 
 namespace ostq::cli {
 
 namespace {
 
 struct CalibrateArgs {
-  std::string model, tokenizer, method = "ostquant", bits = "4-4-4", out, dtype = "fp32", protocol = "plain";
-  std::string eval, resume;
-  std::vector<std::string> calib, overrides;
-  int64_t seqlen = 0, calib_windows = 128, eval_windows = 0, batch = 4, checkpoint_every = 10;
-  uint64_t seed = 42;
-  bool rtn = false, quiet = false;
-  LearnArgs learn;
+  std::string model, dtype = "fp32";
+  bool quiet = false;
+  CalibrationRequest req;  // everything else: core/calib/calibration_request.h
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -57,33 +54,8 @@ ProgressFn calibrate_progress(bool quiet, const std::string& live_log) {
 
 void run_calibrate(const CalibrateArgs& a) {
   auto model = load_model_or_throw(a.model, a.dtype);
-  auto tokenizer = load_tokenizer_or_throw(a.tokenizer, *model);
-  CalibrationJobOptions o;
-  Result<MethodSpec> method = method_spec_parse(a.method);
-  throw_if_error(method.status());
-  o.method = method.value();
-  o.method.gptq_weights = !a.rtn;
-  o.bits = a.bits;
-  o.overrides = a.overrides;
-  o.calib_files = a.calib;
-  Result<TextProtocol> protocol = text_protocol_parse(a.protocol);
-  throw_if_error(protocol.status());
-  o.protocol = protocol.value();
-  o.seqlen = a.seqlen;
-  o.calib_windows = a.calib_windows;
-  o.learn = learn_options_from(a.learn);
-  o.learn.checkpoint_every = a.checkpoint_every;
-  o.learn.checkpoint_dir = a.resume.empty() ? calibration_checkpoint_dir(a.out) : a.resume;
-  o.learn.resume = !a.resume.empty();
-  if (o.learn.resume && !std::filesystem::exists(std::filesystem::path(a.resume) / "checkpoint.pt")) {
-    throw_invalid(a.resume + ": no checkpoint.pt to resume from");
-  }
-  o.seed = a.seed;
-  o.batch = a.batch;
-  o.eval_file = a.eval;
-  o.eval_windows = a.eval_windows;
-  o.out_dir = a.out;
-  o.tokenizer_path = a.tokenizer.empty() ? tokenizer_find_for_model(model->path) : a.tokenizer;
+  auto tokenizer = load_tokenizer_or_throw(a.req.tokenizer, *model);
+  CalibrationJobOptions o = calibration_job_options_from(a.req, *model);
   const std::string live_log = (std::filesystem::path(o.learn.checkpoint_dir) / "loss_log.csv").string();
   if (!o.learn.resume) {
     std::error_code ec;
@@ -96,11 +68,11 @@ void run_calibrate(const CalibrateArgs& a) {
   std::signal(SIGINT, SIG_DFL);
   if (r.status().is_cancelled()) {
     std::fprintf(stderr, "\n%s\nresume with: ostq calibrate %s ... --resume %s --out %s\n",
-                 r.status().message().c_str(), a.model.c_str(), o.learn.checkpoint_dir.c_str(), a.out.c_str());
+                 r.status().message().c_str(), a.model.c_str(), o.learn.checkpoint_dir.c_str(), a.req.out.c_str());
   }
   throw_if_error(r.status());
   for (const auto& [k, v] : r->report) std::printf("%-20s %s\n", k.c_str(), v.c_str());
-  std::printf("%-20s %s (evaluate with: ostq eval %s --data FILE)\n", "saved", a.out.c_str(), a.out.c_str());
+  std::printf("%-20s %s (evaluate with: ostq eval %s --data FILE)\n", "saved", a.req.out.c_str(), a.req.out.c_str());
 }
 
 }  // namespace
@@ -110,27 +82,27 @@ void register_calibrate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "calibrate", "Learn OSTQuant or SpinQuant transforms, merge, quantize the weights (GPTQ) and save");
   cmd->add_option("model", a->model, "llama2.c checkpoint or Hugging Face model directory")->required();
-  cmd->add_option("--method", a->method,
+  cmd->add_option("--method", a->req.method,
                   "ostquant (default) or spinquant; ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce");
-  cmd->add_option("--bits", a->bits, "W-A-KV bits: 4-16-16, 4-4-16, 4-4-4 (default), ...");
-  cmd->add_option("--override", a->overrides, "Quantizer override SITE=BITS[:opts], repeatable (see `ostq quantize`)");
-  cmd->add_option("--calib", a->calib, "Calibration text file(s), repeatable")->required();
-  cmd->add_option("--calib-windows", a->calib_windows, "Calibration windows sampled from the text (default 128)");
-  cmd->add_option("--seqlen", a->seqlen, "Window length (default min(2048, model context))");
-  add_learn_options(cmd, a->learn, "--batch");
-  cmd->add_option("--forward-batch", a->batch, "Windows per forward pass in GPTQ and evaluation (default 4)");
-  cmd->add_flag("--rtn", a->rtn, "RTN instead of GPTQ for the weights after learning");
-  cmd->add_option("--seed", a->seed, "Seed: init, window sampling and order (default 42)");
-  cmd->add_option("--checkpoint-every", a->checkpoint_every, "Steps between checkpoints (default 10; 0 = off)");
-  cmd->add_option("--resume", a->resume, "Continue from this checkpoint directory (default location: OUT.ckpt)");
-  cmd->add_option("--eval", a->eval, "Evaluate FP and quantized perplexity on this text (held out!)");
-  cmd->add_option("--eval-windows", a->eval_windows, "Evaluate at most this many windows (0 = all)");
-  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.bin, tokenizer.model or tokenizer.json");
+  cmd->add_option("--bits", a->req.bits, "W-A-KV bits: 4-16-16, 4-4-16, 4-4-4 (default), ...");
+  cmd->add_option("--override", a->req.overrides, "Quantizer override SITE=BITS[:opts], repeatable (see `ostq quantize`)");
+  cmd->add_option("--calib", a->req.calib, "Calibration text file(s), repeatable")->required();
+  cmd->add_option("--calib-windows", a->req.calib_windows, "Calibration windows sampled from the text (default 128)");
+  cmd->add_option("--seqlen", a->req.seqlen, "Window length (default min(2048, model context))");
+  add_learn_options(cmd, a->req.learn, "--batch");
+  cmd->add_option("--forward-batch", a->req.batch, "Windows per forward pass in GPTQ and evaluation (default 4)");
+  cmd->add_flag("--rtn", a->req.rtn, "RTN instead of GPTQ for the weights after learning");
+  cmd->add_option("--seed", a->req.seed, "Seed: init, window sampling and order (default 42)");
+  cmd->add_option("--checkpoint-every", a->req.checkpoint_every, "Steps between checkpoints (default 10; 0 = off)");
+  cmd->add_option("--resume", a->req.resume, "Continue from this checkpoint directory (default location: OUT.ckpt)");
+  cmd->add_option("--eval", a->req.eval, "Evaluate FP and quantized perplexity on this text (held out!)");
+  cmd->add_option("--eval-windows", a->req.eval_windows, "Evaluate at most this many windows (0 = all)");
+  cmd->add_option("--tokenizer", a->req.tokenizer, "tokenizer.bin, tokenizer.model or tokenizer.json");
   cmd->add_option("--dtype", a->dtype, "Model dtype: fp32 or bf16 (training runs in fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  cmd->add_option("--protocol", a->protocol, "plain or rows (how text files are read)")
+  cmd->add_option("--protocol", a->req.protocol, "plain or rows (how text files are read)")
       ->check(CLI::IsMember({"plain", "rows"}));
-  cmd->add_option("--out", a->out, "Output directory (must not exist)")->required();
+  cmd->add_option("--out", a->req.out, "Output directory (must not exist)")->required();
   cmd->add_flag("--quiet", a->quiet, "No progress on stderr");
   cmd->callback([a] { run_calibrate(*a); });
 }

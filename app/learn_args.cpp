@@ -23,27 +23,4 @@ void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_fla
                 "Learned methods: no online H_ff on the down_proj input (weight-only exports: gptq, gguf, llama2c)");
 }
 
-LearnOptions learn_options_from(const LearnArgs& a) {
-  LearnOptions o;
-  o.steps = a.steps;
-  o.batch = a.batch;
-  o.micro_batch = a.micro_batch;
-  o.topk = a.topk;
-  o.lr_rotation = a.lr_rot;
-  o.lr_scale = a.lr_scale;
-  if (!a.loss.empty()) {
-    Result<LossKind> loss = loss_kind_parse(a.loss);
-    throw_if_error(loss.status());
-    o.loss = loss.value();
-  }
-  if (!a.init.empty()) {
-    Result<RotationInit> init = rotation_init_parse(a.init);
-    throw_if_error(init.status());
-    o.init = init.value();
-  }
-  o.learn_scales = !a.no_scales;
-  o.online_ffn_hadamard = !a.no_online_hadamard;
-  return o;
-}
-
 }  // namespace ostq::cli

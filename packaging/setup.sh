@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # One-command setup for a fresh Debian 12 machine: installs the Debian packages (idempotent,
 # non-interactive), configures and builds. Then, depending on the argument:
-#   packaging/setup.sh run    evaluate and generate with the default model
+#   packaging/setup.sh run    evaluate and generate with the default model, then open it in the
+#                             workbench (when a display is available)
 #   packaging/setup.sh test   run the whole test suite (what CI runs)
 #   packaging/setup.sh build  only install and build
 set -euo pipefail
@@ -14,7 +15,7 @@ build_dir="${OSTQ_BUILD_DIR:-build}"
 packages=(
   build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-pthread
-  qt6-base-dev qt6-charts-dev libqt6opengl6-dev
+  qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev
   libhdf5-dev nlohmann-json3-dev libcli11-dev
   xvfb xauth fonts-dejavu-core
 )
@@ -59,6 +60,16 @@ case "$mode" in
     "$ostq" eval "$model" --data "$data" --max-windows 64
     echo "== greedy generation"
     "$ostq" generate "$model" --steps 200 --stats
+    workbench="$build_dir/ui/ostq-workbench"
+    if [ ! -x "$workbench" ]; then
+      echo "== the workbench was not built (Qt 6 missing?); the command line above is complete"
+    elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+      echo "== opening the workbench: $workbench $model"
+      "$workbench" "$model"
+    else
+      echo "== no display: start the workbench with  $workbench $model"
+      echo "   (packaging/screenshots.sh renders its views under Xvfb)"
+    fi
     ;;
   *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
 esac
