@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/calibration_form.h"
+#include "ui/form_widgets.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -15,14 +16,6 @@
 #include "core/quant/quant_config.h"
 
 namespace {
-
-QSpinBox* spin(QWidget* parent, int lo, int hi, int value, const QString& tip) {
-  auto* s = new QSpinBox(parent);
-  s->setRange(lo, hi);
-  s->setValue(value);
-  s->setToolTip(tip);
-  return s;
-}
 
 // A learning rate: 0 shows as "default" (the method's spec value is used).
 QDoubleSpinBox* rate(QWidget* parent, const QString& tip) {
@@ -85,26 +78,26 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   m_tokenizer->setToolTip(tr("--tokenizer: tokenizer.bin, tokenizer.model or tokenizer.json; copied into the bundle."));
   form->addRow(tr("Tokenizer"), m_tokenizer);
 
-  m_steps = spin(this, 1, 100000, 100, tr("--steps: optimiser steps (the spec uses 100 for OSTQuant)."));
+  m_steps = makeSpinBox(this, 1, 100000, 100, tr("--steps: optimiser steps (the spec uses 100 for OSTQuant)."));
   form->addRow(tr("Steps"), m_steps);
-  m_batch = spin(this, 0, 4096, 0, tr("--batch: windows per optimiser step; default 16 for W4A16, 32 otherwise, "
+  m_batch = makeSpinBox(this, 0, 4096, 0, tr("--batch: windows per optimiser step; default 16 for W4A16, 32 otherwise, "
                                       "8 for SpinQuant."));
   m_batch->setSpecialValueText(tr("default"));
-  m_microBatch = spin(this, 1, 4096, 4, tr("--micro-batch: windows per forward/backward; gradients accumulate up to "
+  m_microBatch = makeSpinBox(this, 1, 4096, 4, tr("--micro-batch: windows per forward/backward; gradients accumulate up to "
                                            "the batch, so memory grows with this, not with the batch."));
   auto* batchRow = new QHBoxLayout;
   batchRow->addWidget(m_batch);
   batchRow->addWidget(m_microBatch);
   form->addRow(tr("Batch / micro-batch"), batchRow);
-  m_windows = spin(this, 1, 100000, 128, tr("--calib-windows: windows sampled at seeded random starts of the "
+  m_windows = makeSpinBox(this, 1, 100000, 128, tr("--calib-windows: windows sampled at seeded random starts of the "
                                             "calibration text (learning and GPTQ)."));
-  m_seqlen = spin(this, 0, 1 << 20, 0, tr("--seqlen: tokens per window; default min(2048, model context)."));
+  m_seqlen = makeSpinBox(this, 0, 1 << 20, 0, tr("--seqlen: tokens per window; default min(2048, model context)."));
   m_seqlen->setSpecialValueText(tr("default"));
   auto* windowRow = new QHBoxLayout;
   windowRow->addWidget(m_windows);
   windowRow->addWidget(m_seqlen);
   form->addRow(tr("Windows / seqlen"), windowRow);
-  m_forwardBatch = spin(this, 1, 4096, 4, tr("--forward-batch: windows per forward pass in GPTQ (speed only)."));
+  m_forwardBatch = makeSpinBox(this, 1, 4096, 4, tr("--forward-batch: windows per forward pass in GPTQ (speed only)."));
   form->addRow(tr("Forward batch"), m_forwardBatch);
   m_lrRot = rate(this, tr("--lr-rot: rotation learning rate (default 0.0169 for OSTQuant, 1.5 for SpinQuant)."));
   m_lrScale = rate(this, tr("--lr-scale: smoothing-scale learning rate (default 0.00179; OSTQuant only)."));
@@ -117,7 +110,7 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   for (const char* l : {"kl_top", "ce", "kl"}) m_loss->addItem(QLatin1String(l), QLatin1String(l));
   m_loss->setToolTip(tr("--loss: kl_top (KL over the FP model's top-k tokens; OSTQuant default), ce (next-token "
                         "cross-entropy; SpinQuant default) or kl (full-vocabulary KL)."));
-  m_topk = spin(this, 1, 1 << 20, 1000, tr("--topk: k of the KL-Top loss, capped at the vocabulary size."));
+  m_topk = makeSpinBox(this, 1, 1 << 20, 1000, tr("--topk: k of the KL-Top loss, capped at the vocabulary size."));
   auto* lossRow = new QHBoxLayout;
   lossRow->addWidget(m_loss);
   lossRow->addWidget(m_topk);
@@ -128,12 +121,12 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   m_init->setToolTip(tr("--init: rotation initialisation; auto = WOMI (weight-outlier-minimising) when "
                         "activations are quantized, else a random Hadamard."));
   form->addRow(tr("Init"), m_init);
-  m_seed = spin(this, 0, 1 << 30, 42, tr("--seed: initialisation, window sampling and order."));
+  m_seed = makeSpinBox(this, 0, 1 << 30, 42, tr("--seed: initialisation, window sampling and order."));
   form->addRow(tr("Seed"), m_seed);
   m_rtn = new QCheckBox(tr("RTN weights (no GPTQ)"), this);
   m_rtn->setToolTip(tr("--rtn: round-to-nearest instead of GPTQ for the weights after learning (faster, worse)."));
   form->addRow(QString(), m_rtn);
-  m_checkpointEvery = spin(this, 0, 100000, 10, tr("--checkpoint-every: steps between checkpoints in OUT.ckpt "
+  m_checkpointEvery = makeSpinBox(this, 0, 100000, 10, tr("--checkpoint-every: steps between checkpoints in OUT.ckpt "
                                                    "(0 = off: a cancelled run cannot resume)."));
   m_checkpointEvery->setSpecialValueText(tr("off"));
   form->addRow(tr("Checkpoint every"), m_checkpointEvery);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/compare_panel.h"
+#include "ui/form_widgets.h"
 
 #include <QFileDialog>
 #include <QFormLayout>
@@ -50,14 +51,6 @@ void setChecked(QListWidget* list, const QStringList& on) {
   for (int i = 0; i < list->count(); ++i) list->item(i)->setCheckState(on.contains(list->item(i)->text()) ? Qt::Checked : Qt::Unchecked);
 }
 
-QSpinBox* spin(QWidget* parent, int lo, int hi, int value, const QString& tip) {
-  auto* s = new QSpinBox(parent);
-  s->setRange(lo, hi);
-  s->setValue(value);
-  s->setToolTip(tip);
-  return s;
-}
-
 }  // namespace
 
 ComparePanel::ComparePanel(EngineWorker* worker, QWidget* parent) : QWidget(parent), m_worker(worker) {
@@ -73,12 +66,12 @@ ComparePanel::ComparePanel(EngineWorker* worker, QWidget* parent) : QWidget(pare
                            "their transforms first (slow)."));
   m_bits = checkList(this, bits, {QStringLiteral("4-16-16"), QStringLiteral("4-4-16")},
                      tr("--bits: W-A-KV configurations (16 = not quantized)."));
-  m_calibWindows = spin(this, 1, 100000, 128, tr("--calib-windows: calibration windows (SmoothQuant, GPTQ, learning)."));
-  m_evalWindows = spin(this, 0, 1000000, 40, tr("--max-windows: evaluation windows (all = the rest of the text)."));
+  m_calibWindows = makeSpinBox(this, 1, 100000, 128, tr("--calib-windows: calibration windows (SmoothQuant, GPTQ, learning)."));
+  m_evalWindows = makeSpinBox(this, 0, 1000000, 40, tr("--max-windows: evaluation windows (all = the rest of the text)."));
   m_evalWindows->setSpecialValueText(tr("all"));
-  m_seqlen = spin(this, 0, 1 << 20, 0, tr("--seqlen: tokens per window; default min(2048, model context)."));
+  m_seqlen = makeSpinBox(this, 0, 1 << 20, 0, tr("--seqlen: tokens per window; default min(2048, model context)."));
   m_seqlen->setSpecialValueText(tr("default"));
-  m_steps = spin(this, 1, 100000, 100, tr("--steps of the learned methods (spinquant, ostquant)."));
+  m_steps = makeSpinBox(this, 1, 100000, 100, tr("--steps of the learned methods (spinquant, ostquant)."));
   m_run = new QPushButton(tr("Compare"), this);
   m_cancel = new QPushButton(tr("Cancel"), this);
   m_progress = new QProgressBar(this);
@@ -107,16 +100,7 @@ ComparePanel::ComparePanel(EngineWorker* worker, QWidget* parent) : QWidget(pare
   form->addRow(tr("Methods × bits"), lists);
   form->addRow(tr("Calib / eval windows, seqlen"), windows);
   form->addRow(tr("Learned steps"), m_steps);
-  auto* buttons = new QHBoxLayout;
-  buttons->addWidget(m_run);
-  buttons->addWidget(m_cancel);
-  buttons->addWidget(m_progress, 1);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addLayout(form);
-  layout->addLayout(buttons);
-  layout->addWidget(m_status);
-  layout->addWidget(m_view, 1);
+  layoutJobPanel(this, form, m_run, m_cancel, m_progress, m_status, m_view);
 
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Comparison text"), m_data->text());

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/perplexity_panel.h"
+#include "ui/form_widgets.h"
 
 #include <QFileDialog>
 #include <QFileInfo>
@@ -78,16 +79,7 @@ PerplexityPanel::PerplexityPanel(EngineWorker* worker, QWidget* parent) : QWidge
   form->addRow(tr("Text"), dataRow);
   form->addRow(tr("Windows"), windowRow);
   form->addRow(tr("Bundles"), bundleRow);
-  auto* buttons = new QHBoxLayout;
-  buttons->addWidget(m_run);
-  buttons->addWidget(m_cancel);
-  buttons->addWidget(m_progress, 1);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addLayout(form);
-  layout->addLayout(buttons);
-  layout->addWidget(m_status);
-  layout->addWidget(m_view, 1);
+  layoutJobPanel(this, form, m_run, m_cancel, m_progress, m_status, m_view);
 
   connect(browse, &QPushButton::clicked, this, [this] {
     const QString f = QFileDialog::getOpenFileName(this, tr("Evaluation text"), m_data->text());

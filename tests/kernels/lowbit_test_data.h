@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QString>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -86,6 +87,69 @@ inline Acts quantize(const LowBitOps& ops, const float* x, int64_t m, int64_t k,
   a.zero.assign(a.scale.size(), -1.0f);
   ops.quantize_acts(x, m, k, p, fused, {a.codes.data(), a.scale.data(), a.zero.data()});
   return a;
+}
+
+// Dequantized activations [m, k]: (code − zero)·scale per group.
+inline std::vector<float> dequantize(const Acts& a, int64_t m, int64_t k) {
+  std::vector<float> x(static_cast<size_t>(m * k));
+  for (int64_t i = 0; i < m * k; ++i) {
+    const int64_t g = (i / k) * (k / a.group) + (i % k) / a.group;
+    x[i] = (static_cast<float>(a.codes[i]) - a.zero[g]) * a.scale[g];
+  }
+  return x;
+}
+
+// Host weights in the canonical layout and their dequantized values [n, k], (u − zero)·scale.
+struct HostWeights {
+  LowBitWeightStore store;
+  std::vector<float> dequant;
+};
+
+// Random codes in [0, 2^bits − 1]; symmetric: zero 2^{bits−1}, asymmetric: zero in [0, 2^bits − 1]
+// (or `zero_override` when ≥ 0).
+inline HostWeights random_host_weights(int bits, bool sym, int64_t n, int64_t k, int64_t group, uint32_t seed,
+                                       float zero_override = -1.0f) {
+  std::mt19937 rng(seed);
+  const int qmax = (1 << bits) - 1;
+  std::vector<int32_t> codes(static_cast<size_t>(n * k));
+  for (int32_t& c : codes) c = static_cast<int32_t>(rng() % (qmax + 1));
+  const int64_t groups = k / group;
+  std::vector<float> scale(static_cast<size_t>(n * groups)), zero(scale.size());
+  std::uniform_real_distribution<float> us(0.001f, 0.05f);
+  for (size_t i = 0; i < scale.size(); ++i) {
+    scale[i] = us(rng);
+    zero[i] = sym ? static_cast<float>(1 << (bits - 1)) : static_cast<float>(rng() % (qmax + 1));
+    if (zero_override >= 0.0f) zero[i] = zero_override;
+  }
+  HostWeights w;
+  w.store = pack_lowbit_weights(codes.data(), scale.data(), zero.data(), bits, n, k, group);
+  w.dequant.resize(codes.size());
+  for (int64_t i = 0; i < n * k; ++i) {
+    const int64_t g = (i / k) * groups + (i % k) / group;
+    w.dequant[i] = (static_cast<float>(codes[i]) - zero[g]) * scale[g];
+  }
+  return w;
+}
+
+// Σ_c |x[i,c]·w[j,c]| for every output: the scale of the summation error.
+inline std::vector<double> abs_products(const float* x, int64_t m, const std::vector<float>& w, int64_t n,
+                                        int64_t k) {
+  std::vector<double> s(static_cast<size_t>(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t c = 0; c < k; ++c) s[i * n + j] += std::fabs(static_cast<double>(x[i * k + c]) * w[j * k + c]);
+  return s;
+}
+
+// Largest |a − b| / (tol·scale_i) over all outputs (≤ 1 passes); a non-finite a fails.
+inline double worst_ratio(const std::vector<float>& a, const std::vector<float>& b, const std::vector<double>& scale,
+                          double tol) {
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]) / (tol * scale[i] + 1e-30));
+  }
+  return worst;
 }
 
 }  // namespace lowbit_test

@@ -31,6 +31,7 @@
 
 using namespace ostq::kernels;
 using namespace lowbit_test;
+using Weights = HostWeights;
 
 namespace {
 
@@ -40,64 +41,6 @@ std::vector<const LowBitOps*> host_variants() {
   for (const LowBitOps* ops : lowbit_variants())
     if (ops->memory == MemorySpace::kHost) v.push_back(ops);
   return v;
-}
-
-std::vector<float> dequantize(const Acts& a, int64_t m, int64_t k) {
-  std::vector<float> x(static_cast<size_t>(m * k));
-  for (int64_t i = 0; i < m * k; ++i) {
-    const int64_t g = (i / k) * (k / a.group) + (i % k) / a.group;
-    x[i] = (static_cast<float>(a.codes[i]) - a.zero[g]) * a.scale[g];
-  }
-  return x;
-}
-
-struct Weights {
-  LowBitWeightStore store;
-  std::vector<float> dequant;  // [n, k], (u − zero)·scale
-};
-
-// Random codes in [0, 2^bits − 1]; symmetric: zero 2^{bits−1}, asymmetric: zero in [0, 2^bits − 1].
-Weights random_weights(int bits, bool sym, int64_t n, int64_t k, int64_t group, uint32_t seed) {
-  std::mt19937 rng(seed);
-  const int qmax = (1 << bits) - 1;
-  std::vector<int32_t> codes(static_cast<size_t>(n * k));
-  for (int32_t& c : codes) c = static_cast<int32_t>(rng() % (qmax + 1));
-  const int64_t groups = k / group;
-  std::vector<float> scale(static_cast<size_t>(n * groups)), zero(scale.size());
-  std::uniform_real_distribution<float> us(0.001f, 0.05f);
-  for (size_t i = 0; i < scale.size(); ++i) {
-    scale[i] = us(rng);
-    zero[i] = sym ? static_cast<float>(1 << (bits - 1)) : static_cast<float>(rng() % (qmax + 1));
-  }
-  Weights w;
-  w.store = pack_lowbit_weights(codes.data(), scale.data(), zero.data(), bits, n, k, group);
-  w.dequant.resize(codes.size());
-  for (int64_t i = 0; i < n * k; ++i) {
-    const int64_t g = (i / k) * groups + (i % k) / group;
-    w.dequant[i] = (static_cast<float>(codes[i]) - zero[g]) * scale[g];
-  }
-  return w;
-}
-
-// Σ_c |x[i,c]·w[j,c]| for every output: the scale of the summation error.
-std::vector<double> abs_products(const float* x, int64_t m, const std::vector<float>& w, int64_t n, int64_t k) {
-  std::vector<double> s(static_cast<size_t>(m * n), 0.0);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t c = 0; c < k; ++c) s[i * n + j] += std::fabs(static_cast<double>(x[i * k + c]) * w[j * k + c]);
-  return s;
-}
-
-// Largest |a − b| / bound over all outputs (≤ 1 passes); bound_i = tol · scale_i + tiny.
-double worst_ratio(const std::vector<float>& a, const std::vector<float>& b, const std::vector<double>& scale,
-                   double tol) {
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double err = std::fabs(static_cast<double>(a[i]) - b[i]);
-    worst = std::max(worst, err / (tol * scale[i] + 1e-30));
-    if (!std::isfinite(a[i])) return INFINITY;
-  }
-  return worst;
 }
 
 std::string pack_error(const std::vector<int32_t>& codes, const std::vector<float>& scale,
@@ -333,7 +276,7 @@ class TestLowBitKernels : public QObject {
       for (const Case& c : cases)
         for (int bits : {4, 8})
           for (bool sym : {true, false}) {
-            const Weights w = random_weights(bits, sym, c.n, c.k, c.group, static_cast<uint32_t>(c.n * c.k + bits));
+            const Weights w = random_host_weights(bits, sym, c.n, c.k, c.group, static_cast<uint32_t>(c.n * c.k + bits));
             const std::vector<float> x = random_rows(c.m, c.k, 7);
             std::vector<float> bias(c.n);
             for (int64_t j = 0; j < c.n; ++j) bias[j] = 0.25f * static_cast<float>(j % 5) - 0.5f;
@@ -368,7 +311,7 @@ class TestLowBitKernels : public QObject {
           for (bool wsym : {true, false}) {
             if (wbits == 8 && !wsym) continue;  // (u − zw) must fit int8
             for (bool asym_acts : {true, false}) {
-              const Weights w = random_weights(wbits, wsym, c.n, c.k, c.w_group, static_cast<uint32_t>(c.n + c.k));
+              const Weights w = random_host_weights(wbits, wsym, c.n, c.k, c.w_group, static_cast<uint32_t>(c.n + c.k));
               const std::vector<float> x = random_rows(c.m, c.k, 9);
               FakeQuantParams p;
               p.bits = abits;
@@ -399,15 +342,15 @@ class TestLowBitKernels : public QObject {
   }
 
   void intGemmSupported() {
-    const Weights w4 = random_weights(4, false, 4, 256, 64, 1);
+    const Weights w4 = random_host_weights(4, false, 4, 256, 64, 1);
     QVERIFY(int_gemm_supported(w4.store.view(), 256));
     QVERIFY(int_gemm_supported(w4.store.view(), 32));
     QVERIFY(!int_gemm_supported(w4.store.view(), 96));   // neither divides the other
     QVERIFY(!int_gemm_supported(w4.store.view(), 0));
     QVERIFY(!int_gemm_supported(w4.store.view(), 100));  // does not divide k
-    const Weights w8s = random_weights(8, true, 4, 256, 256, 2);
+    const Weights w8s = random_host_weights(8, true, 4, 256, 256, 2);
     QVERIFY(int_gemm_supported(w8s.store.view(), 256));
-    const Weights w8a = random_weights(8, false, 4, 256, 256, 3);
+    const Weights w8a = random_host_weights(8, false, 4, 256, 256, 3);
     bool any_off = false;
     for (float z : w8a.store.zero) any_off |= z != 128.0f;
     QCOMPARE(int_gemm_supported(w8a.store.view(), 256), !any_off);  // asymmetric 8-bit: u − zw overflows int8
