@@ -10,10 +10,6 @@
 
 namespace ostq::cli {
 
-void throw_if_error(const Status& status) {
-  if (!status.is_ok()) throw StatusError(status);
-}
-
 namespace {
 
 LoadOptions load_options_or_throw(const std::string& dtype_name) {

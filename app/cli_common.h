@@ -29,7 +29,5 @@ std::string use_kernel_path(RunnableModel& runnable, const std::string& mode);
 std::unique_ptr<Tokenizer> load_tokenizer_or_throw(const std::string& tokenizer_path, const Model& model);
 // A one-line progress display on stderr (rewritten in place on a terminal), never cancels.
 ProgressFn stderr_progress(bool quiet);
-// Throws StatusError when !status.is_ok().
-void throw_if_error(const Status& status);
 
 }  // namespace ostq::cli

@@ -10,6 +10,7 @@
 
 #include "core/analysis/analysis_h5.h"
 #include "core/calib/transform_io.h"
+#include "core/engine/runnable_model.h"
 #include "core/eval/calibration.h"
 #include "core/model/model.h"
 #include "core/tokenizer/tokenizer.h"
@@ -19,21 +20,10 @@
 
 namespace {
 
-void throw_if_error(const ostq::Status& s) {
-  if (!s.is_ok()) throw ostq::StatusError(s);
-}
-
 // Windows [N, T] of `text` tokenized with the model's own tokenizer (as `ostq analyze` does).
 // Runs on the worker; throws StatusError naming the file.
 at::Tensor tokenize_windows(const ostq::Model& model, const std::string& text, int64_t windows, int64_t seqlen) {
-  const std::string tok_path = ostq::tokenizer_find_for_model(model.path);
-  if (tok_path.empty()) {
-    ostq::throw_invalid(model.path + ": no tokenizer found next to the model (tokenizer.json, tokenizer.model, "
-                        "tokenizer.bin or tok*.bin)");
-  }
-  auto tok = ostq::tokenizer_load(tok_path, static_cast<int32_t>(model.config.vocab_size));
-  if (!tok.is_ok()) throw ostq::StatusError(tok.status());
-  throw_if_error(ostq::model_check_tokenizer(model, *tok.value(), tok_path));
+  const std::unique_ptr<ostq::Tokenizer> tok = ostq::tokenizer_for_model(model);
   const int64_t ctx = model.config.max_seq_len;
   if (seqlen <= 0) seqlen = std::min<int64_t>(256, ctx);
   if (seqlen > ctx) {
@@ -41,7 +31,7 @@ at::Tensor tokenize_windows(const ostq::Model& model, const std::string& text, i
                         std::to_string(ctx));
   }
   if (windows <= 0) ostq::throw_invalid("the number of windows must be positive");
-  const std::vector<int32_t> ids = ostq::tokenize_text_file(*tok.value(), text, ostq::TextProtocol::kPlain);
+  const std::vector<int32_t> ids = ostq::tokenize_text_file(*tok, text, ostq::TextProtocol::kPlain);
   at::Tensor w = ostq::consecutive_windows(ids, 0, static_cast<int64_t>(ids.size()), seqlen, windows);
   if (w.size(0) == 0) {
     ostq::throw_invalid(text + ": " + std::to_string(ids.size()) + " tokens, shorter than one window of " +
@@ -152,14 +142,14 @@ quint64 AnalysisSession::analyze(const AnalysisRequest& request) {
         const double split = request.compare ? 0.5 : 1.0;
         ostq::Result<ostq::Analysis> r =
             ostq::run_analysis(*model, windows, o, ostq::progress_range(progress, 0.0, split), on_layer);
-        if (!r.is_ok()) throw ostq::StatusError(r.status());
+        ostq::throw_if_error(r.status());
         ostq::Analysis analysis = std::move(r).value();
         if (request.compare) {
           std::vector<std::string> sets = ostq::analysis_transform_names();
           if (learned) sets.push_back("learned");
           ostq::Result<ostq::QsurComparison> c =
               ostq::compare_transforms(*model, windows, sets, o, ostq::progress_range(progress, split, 1.0, "compare"));
-          if (!c.is_ok()) throw ostq::StatusError(c.status());
+          ostq::throw_if_error(c.status());
           analysis.comparison = std::move(c).value();
         }
         auto snapshot = std::make_shared<const ostq::Analysis>(std::move(analysis));
@@ -181,7 +171,7 @@ quint64 AnalysisSession::open(const QString& path) {
                                [this, path](const ostq::ProgressFn& progress) -> EngineWorker::Deliver {
                                  ostq::report_progress(progress, 0.0, "read", path.toStdString());
                                  ostq::Result<ostq::Analysis> r = ostq::analysis_load(path.toStdString());
-                                 if (!r.is_ok()) throw ostq::StatusError(r.status());
+                                 ostq::throw_if_error(r.status());
                                  auto snapshot = std::make_shared<const ostq::Analysis>(std::move(r).value());
                                  return [this, path, snapshot] {
                                    clearAnalyses();
@@ -205,7 +195,7 @@ quint64 AnalysisSession::save(const QString& path) {
   // HDF5 is not thread-safe: every HDF5 call runs on the worker thread.
   m_saveJob = m_worker->submit(tr("Save analysis"), {}, this,
                                [this, path, snapshot](const ostq::ProgressFn&) -> EngineWorker::Deliver {
-                                 throw_if_error(ostq::analysis_save(*snapshot, path.toStdString()));
+                                 ostq::throw_if_error(ostq::analysis_save(*snapshot, path.toStdString()));
                                  return [this, path] {
                                    m_sourcePath = path;
                                    Q_EMIT saved(path);
@@ -247,7 +237,7 @@ quint64 AnalysisSession::requestTransform(const QString& name) {
         if (info.sample_tokens > 0) o.capture.sample_tokens = info.sample_tokens;
         o.capture.qsur = false;  // the after-view shows distributions; the comparison has the QSUR
         ostq::Result<ostq::Analysis> r = ostq::run_analysis(*model, windows, o, progress);
-        if (!r.is_ok()) throw ostq::StatusError(r.status());
+        ostq::throw_if_error(r.status());
         auto snapshot = std::make_shared<const ostq::Analysis>(std::move(r).value());
         auto kept = tokens ? tokens : std::make_shared<const at::Tensor>(windows);
         return [this, gen, name, snapshot, kept] {

@@ -245,7 +245,7 @@ void CalibrationView::launch(bool resume) {
       return progress(p);
     };
     ostq::Result<ostq::CalibrationJobResult> r = ostq::run_calibration_job(*model, *tokenizer, o);
-    if (!r.is_ok()) throw ostq::StatusError(r.status());
+    ostq::throw_if_error(r.status());
     QStringList report;
     for (const auto& [k, v] : r->report) report << QStringLiteral("%1  %2").arg(QString::fromStdString(k), -20).arg(QString::fromStdString(v));
     return [self, report, out = QString::fromStdString(r->out_dir)] {

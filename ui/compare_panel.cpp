@@ -165,7 +165,7 @@ void ComparePanel::run() {
                              co.progress = progress;
                              auto r = std::make_shared<ostq::Result<ostq::CompareResult>>(
                                  ostq::compare_methods(*model, *tokenizer, co));
-                             if (!r->is_ok()) throw ostq::StatusError(r->status());
+                             ostq::throw_if_error(r->status());
                              return [self, r] {
                                if (!self) return;
                                self->m_table->setResult(r->value());

@@ -43,7 +43,7 @@ std::shared_ptr<const ostq::QuantizedModel> load_bundle(const std::string& path,
     ostq::throw_invalid(path + ": not an ostq bundle (a directory with ostq_quant.json, written by quantize or calibrate)");
   }
   ostq::Result<ostq::QuantizedModel> q = ostq::quantized_model_load(path);
-  if (!q.is_ok()) throw ostq::StatusError(q.status());
+  ostq::throw_if_error(q.status());
   return std::make_shared<const ostq::QuantizedModel>(std::move(q).value());
 }
 
@@ -240,7 +240,7 @@ void ExportDialog::startExport() {
         std::unique_ptr<ostq::Tokenizer> tokenizer;
         if (!v.data_file.empty()) {
           auto t = ostq::tokenizer_load(o.tokenizer_path, static_cast<int32_t>(q->model->config.vocab_size));
-          if (!t.is_ok()) throw ostq::StatusError(t.status());
+          ostq::throw_if_error(t.status());
           tokenizer = std::move(t).value();
         }
         ostq::VerifyOptions vo = v;

@@ -124,7 +124,7 @@ void GenerationPanel::run() {
             return progress(ostq::Progress{(pane + double(++pieces) / double(go.steps)) / 2.0, "generate", {}, {}});
           };
           ostq::Result<ostq::GenerateResult> g = ostq::generate(*r.model, *tokenizer, go, onText);
-          if (!g.is_ok()) throw ostq::StatusError(g.status());
+          ostq::throw_if_error(g.status());
           stats << QStringLiteral("%1: %2 tokens, %3 tokens/s%4")
                        .arg(pane == 0 ? QStringLiteral("FP") : QStringLiteral("quantized"))
                        .arg(qint64(g->tokens.size()) - g->prompt_tokens)

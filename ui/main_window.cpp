@@ -229,7 +229,7 @@ void MainWindow::openModel(const QString& path) {
   m_openJob = m_worker->submit(tr("Open model"), QStringLiteral("open-model"), this,
                                [this, p = path.toStdString()](const ostq::ProgressFn&) -> EngineWorker::Deliver {
                                  ostq::Result<std::shared_ptr<ostq::Model>> m = ostq::model_load(p);
-                                 if (!m.is_ok()) throw ostq::StatusError(m.status());
+                                 ostq::throw_if_error(m.status());
                                  return [this, model = m.value()] { showModel(model); };
                                });
 }

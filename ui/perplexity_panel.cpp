@@ -162,7 +162,7 @@ void PerplexityPanel::submitOne(const QString& path, bool fp) {
     po.hooks = r.hooks.get();
     po.progress = progress;
     ostq::Result<ostq::PerplexityResult> p = ostq::perplexity_evaluate_file(*r.model, *tokenizer, data, po);
-    if (!p.is_ok()) throw ostq::StatusError(p.status());
+    ostq::throw_if_error(p.status());
     PerplexityTableModel::Row row;
     row.path = path;
     row.name = QFileInfo(path).fileName();

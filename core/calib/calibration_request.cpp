@@ -16,10 +16,6 @@ namespace ostq {
 
 namespace {
 
-void throw_if_error(const Status& s) {
-  if (!s.is_ok()) throw StatusError(s);
-}
-
 // Quotes an argument for a POSIX shell when it needs it.
 std::string shell_quote(const std::string& s) {
   static const std::string kSafe = "-_./:=+,@%";

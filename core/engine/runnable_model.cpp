@@ -8,14 +8,6 @@
 
 namespace ostq {
 
-namespace {
-
-void throw_if_error(const Status& s) {
-  if (!s.is_ok()) throw StatusError(s);
-}
-
-}  // namespace
-
 RunnableModel runnable_model_load(const std::string& path, ComputeDType dtype) {
   LoadOptions options;
   options.dtype = dtype;
@@ -54,7 +46,7 @@ std::unique_ptr<Tokenizer> tokenizer_for_model(const Model& model, const std::st
   const std::string p = path.empty() ? tokenizer_find_for_model(model.path) : path;
   if (p.empty()) {
     throw_invalid(model.path + ": no tokenizer found next to the model (tokenizer.json, tokenizer.model, "
-                  "tokenizer.bin or tok*.bin); pass --tokenizer FILE");
+                  "tokenizer.bin or tok*.bin); name one explicitly (--tokenizer FILE)");
   }
   Result<std::unique_ptr<Tokenizer>> tok = tokenizer_load(p, static_cast<int32_t>(model.config.vocab_size));
   throw_if_error(tok.status());

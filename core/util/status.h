@@ -65,6 +65,10 @@ class StatusError : public std::exception {
   throw StatusError(Status::unsupported(std::move(message)));
 }
 [[noreturn]] inline void throw_cancelled() { throw StatusError(Status::cancelled()); }
+// For code that throws inside the core (and the front ends): a failed status becomes a StatusError.
+inline void throw_if_error(const Status& status) {
+  if (!status.is_ok()) throw StatusError(status);
+}
 
 template <typename T>
 class [[nodiscard]] Result {
