@@ -98,23 +98,6 @@ std::string learn_log_csv(const std::vector<StepRecord>& log) {
 
 namespace {
 
-// Activation fake-quant (STE) at the sites of `config`, plus weight fake-quant (STE, grid from the
-// MSE clip search under no-grad) when asked (§7.1, §12: W4A16 runs).
-class TrainingHooks : public ActivationQuantHooks {
- public:
-  TrainingHooks(const QuantConfig& config, bool weight_fake_quant)
-      : ActivationQuantHooks(config, /*ste=*/true), weight_(config.weight), weight_fake_quant_(weight_fake_quant) {}
-  at::Tensor linear(int64_t, LinearId, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) override {
-    if (!weight_fake_quant_ || !weight_.enabled()) return at::linear(x, w, b);
-    return at::linear(x, fake_quant_weight(w, weight_, /*ste=*/true), b);
-  }
-
- private:
-  WeightQuantSpec weight_;
-  bool weight_fake_quant_;
-};
-
-
 // Deterministic shuffled order: the sample at global position p (step·batch + j) is
 // order(epoch = p / N)[p % N]; each epoch is a Fisher–Yates shuffle seeded by (seed, epoch).
 class WindowOrder {
@@ -144,11 +127,11 @@ int64_t loss_chunk_positions(int64_t vocab) { return std::max<int64_t>(16, (32LL
 
 // One micro-batch: forward both models, loss in chunks, backward. Gradients accumulate into the
 // parameters. Returns the micro-batch's loss sum (before dividing by `norm`).
-double micro_step(const TrainableTransforms& tt, const at::Tensor& tokens, ForwardHooks& hooks,
-                  const LearnSettings& s, int64_t vocab, double norm) {
+double micro_step(const TrainableTransforms& tt, const at::Tensor& tokens, const LearnSettings& s, int64_t vocab,
+                  double norm) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
   at::Tensor teacher = s.loss == LossKind::kCrossEntropy ? at::Tensor() : tt.teacher_hidden(tokens);
-  at::Tensor student = tt.student_hidden(tokens, hooks);  // [B, T, d] with graph
+  at::Tensor student = tt.student_hidden(tokens);  // [B, T, d] with graph
   at::Tensor leaf = student.detach().requires_grad_(true);
   const int64_t d = leaf.size(2), P = B * T;
   at::Tensor flat_s = leaf.view({P, d});
@@ -309,9 +292,10 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
     TrainableSpec spec;
     spec.learn_scales = s.learn_scales;
     spec.shared_r_ov = s.method == LearnedMethod::kSpinQuant;
+    spec.quantizers = config;
+    spec.weight_fake_quant = s.weight_fake_quant;
     TrainableTransforms tt(fp, result.initial, spec);
     Optimisers opt(tt, s);
-    TrainingHooks hooks(config, s.weight_fake_quant);
     const std::vector<at::Tensor> params = tt.parameters();
 
     const uint64_t data_hash = windows_hash(windows);
@@ -365,7 +349,7 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
         std::vector<int64_t> idx;
         for (int64_t j = 0; j < n; ++j) idx.push_back(order.at(step * s.batch + j0 + j));
         at::Tensor tokens = windows.index_select(0, torch::tensor(idx, torch::kLong));
-        loss_sum += micro_step(tt, tokens, hooks, s, fp.config.vocab_size, norm);
+        loss_sum += micro_step(tt, tokens, s, fp.config.vocab_size, norm);
       }
       const double loss = loss_sum / norm;
       if (!std::isfinite(loss)) {
@@ -375,6 +359,7 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       StepRecord rec;
       rec.step = step + 1;
       rec.loss = loss;
+      project_rotation_gradients(tt.rotations());  // what the optimisers use; the same in both student forms
       rec.grad_norm = clip_grad_norm(params, s.grad_clip);
       rec.lr_rotation = opt.lr(s.lr_rotation, step, s);
       rec.lr_scale = s.learn_scales ? opt.lr(s.lr_scale, step, s) : 0.0;

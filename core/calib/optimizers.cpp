@@ -290,6 +290,15 @@ void Sgd::step(double lr) {
 
 // --- Clipping, schedules, diagnostics --------------------------------------------------------
 
+at::Tensor tangent_component(const at::Tensor& x, const at::Tensor& g) { return 0.5 * (g - x.mm(g.t()).mm(x)); }
+
+void project_rotation_gradients(const std::vector<at::Tensor>& rotations) {
+  at::NoGradGuard no_grad;
+  for (const at::Tensor& r : rotations) {
+    if (r.grad().defined()) r.mutable_grad() = tangent_component(r.detach(), r.grad());
+  }
+}
+
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   std::vector<at::Tensor> norms;
   for (const at::Tensor& p : params) {

@@ -159,6 +159,17 @@ class Sgd : private detail::OptimizerBase {
 
 // --- Clipping, schedules, diagnostics --------------------------------------------------------
 
+// G ← X·skew(XᵀG) = ½(G − X·Gᵀ·X) for a square orthogonal X [n, n] and a Euclidean gradient G: its
+// tangent component. Both Stiefel optimisers above depend on G only through it (for RiemannianAdam
+// G − X·Gᵀ·X = 2·X·skew(XᵀG); CayleySgd's W = skew(XᵀG)).
+at::Tensor tangent_component(const at::Tensor& x, const at::Tensor& g);
+
+// Replaces each rotation's gradient by its tangent component. The normal component depends on how
+// the loss is written off the manifold (the two student forms of trainable.h differ there) and no
+// optimiser uses it, but it would count in the global norm of clip_grad_norm: projecting first
+// makes clipping, and so training, independent of that choice.
+void project_rotation_gradients(const std::vector<at::Tensor>& rotations);
+
 // Global L2 norm over the gradients of `params` (those with a defined grad), accumulated in fp64.
 // When norm > max_norm the gradients are scaled in place by max_norm/(norm + 1e-6) (PyTorch's
 // clip_grad_norm_). A non-finite norm leaves the gradients untouched (the caller should skip the

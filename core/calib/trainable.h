@@ -14,13 +14,32 @@
 
 #include "core/calib/optimizers.h"
 #include "core/engine/forward.h"
+#include "core/quant/quant_config.h"
 #include "core/quant/transforms.h"
 
 namespace ostq {
 
+// How the student applies R_res and the smoothing vectors. Both compute the same function of the
+// parameters (and the same loss, up to rounding); they differ in cost and in the normal component
+// of the rotations' Euclidean gradients, which no Stiefel optimiser uses (learn.cpp clips the
+// tangent components, so both forms train alike).
+enum class StudentForm {
+  kAuto,         // kActivations unless weights are fake-quantized
+  kWeights,      // §3.8 literally: every linear's effective weight (§3.5) is rebuilt per forward;
+                 // the residual stream is carried rotated. Needed for weight fake-quant.
+  kActivations,  // the transforms act on the activations at the quantizers (rotated_fake_quant.h at
+                 // the residual readers, per-head maps at Q/K/V/O, H_ff and S_up_down at the down
+                 // input) around the gain-folded original weights; the residual stays unrotated.
+                 // Per step it costs O(tokens·d²) instead of O(out·d²) per linear, and it keeps no
+                 // per-step weight copies.
+};
+
 struct TrainableSpec {
   bool learn_scales = true;  // S_attn, S_ffn, S_ov, S_qk, S_up_down (OSTQuant); off: rotations only
   bool shared_r_ov = false;  // SpinQuant's R2: one matrix per layer shared by all KV heads
+  QuantConfig quantizers;    // the student's fake quantizers (STE); default: none
+  bool weight_fake_quant = false;  // fake-quantize the effective weights too (W4A16 recipe)
+  StudentForm form = StudentForm::kAuto;
 };
 
 class TrainableTransforms {
@@ -41,11 +60,15 @@ class TrainableTransforms {
   // The current values as a TransformSet (fp64, detached; flags from the init).
   TransformSet transform_set() const;
 
-  // Student: tokens [B, T] int64 → final residual stream [B, T, d] fp32 in the rotated basis, with
-  // the autograd graph to every parameter. `hooks` fake-quantize (STE) activations and weights.
-  at::Tensor student_hidden(const at::Tensor& tokens, ForwardHooks& hooks) const;
-  // hidden [P, d] of the student → logits fp32 [P, V]: x·R_resᵀ, then the FP final norm and
-  // lm_head (the merged head W·γ·R applied to N(x) equals this; lm_head stays unquantized).
+  StudentForm form() const { return form_; }  // resolved (never kAuto)
+
+  // Student: tokens [B, T] int64 → final residual stream [B, T, d] fp32 (in the rotated basis for
+  // kWeights, the original one for kActivations), with the autograd graph to every parameter and
+  // the spec's fake quantizers (STE).
+  at::Tensor student_hidden(const at::Tensor& tokens) const;
+  // hidden [P, d] of the student → logits fp32 [P, V]: the FP final norm and lm_head after
+  // undoing R_res (kWeights: x·R_resᵀ; the merged head W·γ·R applied to N(x) equals this); lm_head
+  // stays unquantized.
   at::Tensor student_logits(const at::Tensor& hidden) const;
   // Teacher (no gradient): tokens → final residual stream [B, T, d] fp32; logits from it.
   at::Tensor teacher_hidden(const at::Tensor& tokens) const;
@@ -56,10 +79,19 @@ class TrainableTransforms {
   at::Tensor add_scale(const std::string& name, const at::Tensor& init, int64_t n);
   at::Tensor head(const at::Tensor& normed_input) const;
 
+  at::Tensor student_hidden_weights(const at::Tensor& tokens) const;
+  at::Tensor student_hidden_activations(const at::Tensor& tokens) const;
+
   const Model& fp_;
   TransformSet flags_;                // the init without tensors: online flags, seed, notes
   OnlineRotations online_;
-  std::vector<LayerWeights> folded_;  // fp32 base weights after RMSNorm folding (frozen)
+  QuantConfig quantizers_;
+  bool weight_fake_quant_ = false;
+  StudentForm form_ = StudentForm::kWeights;
+  // fp32 base weights after RMSNorm folding (frozen); for kActivations the whole student model
+  // (folded weights, unit norm gains, the online rotations) shares them.
+  std::vector<LayerWeights> folded_;
+  Model activation_student_;
   at::Tensor final_norm_, lm_head_;   // fp32 copies of the FP head
   at::Tensor r_res_;
   // The parameters per layer, fp32 leaves (r_ov: n_kv handles, all one tensor when shared).

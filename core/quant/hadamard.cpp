@@ -66,9 +66,21 @@ at::ScalarType compute_dtype(const at::Tensor& x) {
   return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
-// Aᵀ as a [K, K] tensor of `dtype` on `device`, for the torch-op path.
-at::Tensor base_transposed(const HadamardPlan& plan, at::ScalarType dtype, at::Device device) {
+// The base factor of x·M (A) or, for the inverse x·Mᵀ, its transpose: the Sylvester factor is
+// symmetric, so (A ⊗ H_P)ᵀ = Aᵀ ⊗ H_P and the inverse is the same transform with Aᵀ as its base.
+Base base_for(const HadamardPlan& plan, bool inverse) {
   const Base b = base_matrix(plan.base);
+  if (!inverse || plan.base == 1) return b;
+  const int64_t K = plan.base;
+  auto t = std::make_shared<std::vector<int8_t>>(b->size());
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = 0; j < K; ++j) (*t)[j * K + i] = (*b)[i * K + j];
+  return t;
+}
+
+// Bᵀ as a [K, K] tensor of `dtype` on `device` for the torch-op path (B = base_for(plan, inverse)).
+at::Tensor base_transposed(const HadamardPlan& plan, bool inverse, at::ScalarType dtype, at::Device device) {
+  const Base b = base_for(plan, inverse);
   at::Tensor a = at::empty({plan.base, plan.base}, at::kChar);
   std::memcpy(a.data_ptr<int8_t>(), b->data(), b->size());
   return a.t().to(device, dtype).contiguous();
@@ -77,7 +89,7 @@ at::Tensor base_transposed(const HadamardPlan& plan, at::ScalarType dtype, at::D
 // x · (A ⊗ H_P) / sqrt(n) with differentiable torch ops (butterflies by views, the K mix by matmul);
 // used where the CPU kernel cannot run: tensors that need a gradient, or on an accelerator.
 // x: [..., n] float → same shape, in the compute dtype.
-at::Tensor transform_torch_ops(const at::Tensor& x, const HadamardPlan& plan) {
+at::Tensor transform_torch_ops(const at::Tensor& x, const HadamardPlan& plan, bool inverse) {
   const int64_t K = plan.base, P = plan.pow2;
   const int64_t rows = x.numel() / plan.n;  // explicit: -1 cannot be inferred for an empty x
   at::Tensor y = x.to(compute_dtype(x)).reshape({rows, K, P});
@@ -86,15 +98,15 @@ at::Tensor transform_torch_ops(const at::Tensor& x, const HadamardPlan& plan) {
     at::Tensor lo = v.select(3, 0), hi = v.select(3, 1);
     y = at::stack({lo + hi, lo - hi}, 3).view({rows, K, P});
   }
-  if (K > 1) y = at::matmul(base_transposed(plan, y.scalar_type(), y.device()), y);
+  if (K > 1) y = at::matmul(base_transposed(plan, inverse, y.scalar_type(), y.device()), y);
   return (y * (1.0 / std::sqrt(static_cast<double>(plan.n)))).view(x.sizes());
 }
 
-// buf [..., n] contiguous fp32/fp64 on the CPU ← buf · H_n / sqrt(n), in place.
-void transform_in_place_cpu(at::Tensor& buf, const HadamardPlan& plan) {
+// buf [..., n] contiguous fp32/fp64 on the CPU ← buf · M (or · Mᵀ when inverse), in place.
+void transform_in_place_cpu(at::Tensor& buf, const HadamardPlan& plan, bool inverse) {
   const int64_t n = plan.n;
   const int64_t rows = buf.numel() / n;
-  const Base b = base_matrix(plan.base);
+  const Base b = base_for(plan, inverse);
   const double scale = 1.0 / std::sqrt(static_cast<double>(n));
   if (buf.scalar_type() == at::kDouble)
     kernels::hadamard_rows_kron(buf.data_ptr<double>(), rows, plan.base, b->data(), plan.pow2, scale);
@@ -144,17 +156,25 @@ at::Tensor hadamard_matrix(int64_t n) {
   return h;
 }
 
-at::Tensor hadamard_transform(const at::Tensor& x) {
-  const int64_t n = last_dim_or_throw(x, "hadamard_transform");
+namespace {
+
+at::Tensor transform(const at::Tensor& x, bool inverse, const char* what) {
+  const int64_t n = last_dim_or_throw(x, what);
   const HadamardPlan plan = plan_or_throw(n);
   if (!x.device().is_cpu() || (x.requires_grad() && at::GradMode::is_enabled()))
-    return transform_torch_ops(x, plan).to(x.scalar_type());
+    return transform_torch_ops(x, plan, inverse).to(x.scalar_type());
   // A private contiguous copy in the compute dtype: the kernel works in place.
   at::Tensor buf = x.to(x.options().dtype(compute_dtype(x)), /*non_blocking=*/false, /*copy=*/true,
                         at::MemoryFormat::Contiguous);
-  transform_in_place_cpu(buf, plan);
+  transform_in_place_cpu(buf, plan, inverse);
   return buf.to(x.scalar_type());
 }
+
+}  // namespace
+
+at::Tensor hadamard_transform(const at::Tensor& x) { return transform(x, false, "hadamard_transform"); }
+
+at::Tensor hadamard_transform_inverse(const at::Tensor& x) { return transform(x, true, "hadamard_transform_inverse"); }
 
 at::Tensor& hadamard_transform_(at::Tensor& x) {
   const int64_t n = last_dim_or_throw(x, "hadamard_transform_");
@@ -162,7 +182,7 @@ at::Tensor& hadamard_transform_(at::Tensor& x) {
   const bool kernel_ok = x.device().is_cpu() && x.is_contiguous() && x.scalar_type() == compute_dtype(x) &&
                          !(x.requires_grad() && at::GradMode::is_enabled());
   if (kernel_ok) {
-    transform_in_place_cpu(x, plan);
+    transform_in_place_cpu(x, plan, /*inverse=*/false);
     if (!x.is_inference()) x.unsafeGetTensorImpl()->bump_version();  // written behind autograd's back
   } else {
     x.copy_(hadamard_transform(x));

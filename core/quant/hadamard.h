@@ -35,6 +35,10 @@ at::Tensor hadamard_matrix(int64_t n);
 // and returned in x's dtype. Throws StatusError(unsupported) when no Hadamard of order n exists.
 at::Tensor hadamard_transform(const at::Tensor& x);
 
+// y = x · M_nᵀ with M_n = H_n / sqrt(n) as above: the inverse of hadamard_transform (equal to it
+// when the base factor is symmetric). Same dtypes, shapes and paths.
+at::Tensor hadamard_transform_inverse(const at::Tensor& x);
+
 // In-place form of hadamard_transform (x ← x · H_n / sqrt(n)); returns x. Runs the kernel directly
 // on x's storage when x is a contiguous fp32/fp64 CPU tensor outside autograd, which saves the
 // copy of the functional form (the online H_ff on a fresh activation, weight folds); any other x

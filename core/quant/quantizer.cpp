@@ -6,6 +6,8 @@
 // an exact code, and zero padding of a partial weight group changes neither scales nor errors.
 #include "core/quant/quantizer.h"
 
+#include "core/quant/fake_quant_ste.h"
+
 #include "kernels/cpu/fake_quant.h"
 
 #include <ATen/ATen.h>
@@ -203,7 +205,8 @@ Levels check_activation_input(const at::Tensor& x, const ActQuantSpec& spec) {
 at::Tensor fake_quant_activation(const at::Tensor& x, const ActQuantSpec& spec, bool ste) {
   if (!spec.enabled()) return x;
   check_activation_input(x, spec);
-  const bool needs_graph = ste || (at::GradMode::is_enabled() && x.requires_grad());
+  if (ste) return fake_quant_activation_ste(x, spec);  // one autograd node, same value and gradient
+  const bool needs_graph = at::GradMode::is_enabled() && x.requires_grad();
   const bool kernel_dtype = x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16;
   if (needs_graph || !kernel_dtype || !x.device().is_cpu() || x.numel() == 0) {
     return fake_quant_activation_reference(x, spec, ste);
@@ -228,13 +231,24 @@ at::Tensor fake_quant_activation_reference(const at::Tensor& x, const ActQuantSp
   at::Tensor xc = x.to(compute_type(x));
   at::Tensor rows =
       spec.group_size > 0 ? xc.unflatten(-1, {n / spec.group_size, spec.group_size}) : xc;
-  auto [xmin, xmax] = row_ranges(rows);  // keep the graph: scales are differentiable (§7.1)
-  xmin = xmin * spec.clip_ratio;
-  xmax = xmax * spec.clip_ratio;
-  auto [s, z] = scale_zero(xmin, xmax, spec.symmetric, spec.sym_scale, lv);
+  // Keep the graph: scales are differentiable (§7.1).
+  auto [s, z] = activation_scale_zero(at::amin(rows, -1, true), at::amax(rows, -1, true), spec);
   at::Tensor out = quant_dequant(rows, s, z, lv, ste);
   if (spec.group_size > 0) out = out.flatten(-2);
   return out.to(x.scalar_type());
+}
+
+std::pair<double, double> activation_levels(const ActQuantSpec& spec) {
+  const Levels lv = levels(spec.bits, spec.symmetric);
+  return {lv.qmin, lv.qmax};
+}
+
+std::pair<at::Tensor, at::Tensor> activation_scale_zero(const at::Tensor& row_min, const at::Tensor& row_max,
+                                                        const ActQuantSpec& spec) {
+  const Levels lv = levels(spec.bits, spec.symmetric);
+  const at::Tensor xmin = at::clamp_max(row_min, 0.0) * spec.clip_ratio;
+  const at::Tensor xmax = at::clamp_min(row_max, kRangeFloor) * spec.clip_ratio;
+  return scale_zero(xmin, xmax, spec.symmetric, spec.sym_scale, lv);
 }
 
 WeightQuantGrid weight_quant_grid(const at::Tensor& w, const WeightQuantSpec& spec) {

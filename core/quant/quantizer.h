@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "core/util/status.h"
 
@@ -36,11 +37,22 @@ struct ActQuantSpec {
 // fp32 (fp64 for fp64 input). With ste = true the rounding uses the straight-through estimator
 // (value identical to ste = false; gradients flow through round as identity, clamp keeps its
 // true gradient, scales are differentiable through min/max).
-// Without a gradient to track, fp32/bf16 CPU tensors take the fused kernel
-// (kernels/cpu/fake_quant.h, bit-identical to the reference); everything else the reference.
+// With ste = true it is fake_quant_activation_ste (fake_quant_ste.h: one autograd node, the
+// reference's value and gradient). Without a gradient to track, fp32/bf16 CPU tensors take the
+// fused kernel (kernels/cpu/fake_quant.h, bit-identical to the reference); everything else the
+// reference.
 at::Tensor fake_quant_activation(const at::Tensor& x, const ActQuantSpec& spec, bool ste = false);
 // The tensor-composition reference of §7.1 (always; what the kernel is tested against).
 at::Tensor fake_quant_activation_reference(const at::Tensor& x, const ActQuantSpec& spec, bool ste = false);
+
+// The pieces of the activation quantizer, for training code with its own backward pass
+// (core/calib/rotated_fake_quant.h): the code range [qmin, qmax] of a spec, and the scale s and
+// zero point z (undefined for symmetric specs) of rows from their raw minima and maxima [R, 1],
+// after Note [ranges include zero] and the clip — differentiable in both like the reference
+// (z carries no gradient).
+std::pair<double, double> activation_levels(const ActQuantSpec& spec);
+std::pair<at::Tensor, at::Tensor> activation_scale_zero(const at::Tensor& row_min, const at::Tensor& row_max,
+                                                        const ActQuantSpec& spec);
 
 // Weight quantizer (rows = output channels).
 struct WeightQuantSpec {

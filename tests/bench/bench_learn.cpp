@@ -7,8 +7,10 @@
 // with 2 layers (quick); MODEL: a llama2.c / HF model. Plain baseline = teacher forward (no grad) +
 // a forward/backward of the untransformed FP model with its seven linears per layer trainable (the
 // cost of any training step on these weights), both with the same head and KL-Top loss. Step =
-// teacher + transformed student with STE quantizers + KL-Top + backward + clipping + Riemannian
-// Adam / Adam. Peak resident memory (ru_maxrss) is read after each phase, the plain phase first.
+// teacher + transformed student with STE quantizers + KL-Top + backward + tangent projection +
+// clipping + Riemannian Adam / Adam, for both student forms of trainable.h (the job uses the
+// activation form unless weights are fake-quantized). Peak resident memory (ru_maxrss) is read
+// after each phase: plain first, then the activation form, then the weight form.
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -80,64 +82,87 @@ int main(int argc, char** argv) {
   at::Tensor tokens = torch::randint(3, c.vocab_size, {windows, seqlen}, gen, torch::kLong);
   const double rss_start = peak_rss_mb();
 
-  // --- the plain baseline ---
-  Model plain = trainable_copy(*m);
-  ForwardHooks no_hooks;
-  const double teacher = ostq_bench::median_seconds(repeats, [&] {
-    torch::NoGradGuard g;
-    model_head(*m, model_forward_hidden(*m, tokens));
-  });
-  const double plain_fwd_bwd = ostq_bench::median_seconds(repeats, [&] {
-    TeacherTopK t;
-    {
+  // --- the plain baseline (its trainable copy is freed before the steps run) ---
+  double teacher = 0, plain_fwd_bwd = 0;
+  {
+    Model plain = trainable_copy(*m);
+    ForwardHooks no_hooks;
+    teacher = ostq_bench::median_seconds(repeats, [&] {
       torch::NoGradGuard g;
-      t = teacher_topk(model_head(*m, model_forward_hidden(*m, tokens)).view({-1, c.vocab_size}), k);
-    }
-    at::Tensor loss = kl_top_loss_sum(model_head(plain, model_forward_hidden(plain, tokens, &no_hooks)).view({-1, c.vocab_size}), t);
-    loss.backward();
-    for (LayerWeights& l : plain.weights.layers)
-      for (LinearId id : kLinearIds) linear_weight(l, id).mutable_grad().reset();
-  });
+      model_head(*m, model_forward_hidden(*m, tokens));
+    });
+    plain_fwd_bwd = ostq_bench::median_seconds(repeats, [&] {
+      TeacherTopK t;
+      {
+        torch::NoGradGuard g;
+        t = teacher_topk(model_head(*m, model_forward_hidden(*m, tokens)).view({-1, c.vocab_size}), k);
+      }
+      at::Tensor loss = kl_top_loss_sum(model_head(plain, model_forward_hidden(plain, tokens, &no_hooks)).view({-1, c.vocab_size}), t);
+      loss.backward();
+      for (LayerWeights& l : plain.weights.layers)
+        for (LinearId id : kLinearIds) linear_weight(l, id).mutable_grad().reset();
+    });
+  }
   const double rss_plain = peak_rss_mb();
 
-  // --- the optimizer step, exactly the job's sequence of work ---
-  TrainableTransforms tt(*m, transform_set_random_hadamard(c, 42, config.quantizes_kv()), TrainableSpec{});
-  ActivationQuantHooks ste(config, /*ste=*/true);
-  RiemannianAdam rot_opt(tt.rotations());
-  Adam scale_opt(tt.scales());
-  const std::vector<at::Tensor> params = tt.parameters();
-  const double step = ostq_bench::median_seconds(repeats, [&] {
-    TeacherTopK teacher;
-    {
-      torch::NoGradGuard g;
-      teacher = teacher_topk(tt.teacher_logits(tt.teacher_hidden(tokens).view({-1, c.dim})), k);
-    }
-    at::Tensor loss = kl_top_loss_sum(tt.student_logits(tt.student_hidden(tokens, ste).view({-1, c.dim})), teacher);
-    loss.backward();
-    clip_grad_norm(params, 1.0);
-    rot_opt.step(1e-3);
-    scale_opt.step(1e-4);
-    for (const at::Tensor& p : params) p.mutable_grad().reset();
-  });
-  const double rss_step = peak_rss_mb();
-
+  // --- the optimizer step, exactly the job's sequence of work, in each student form ---
+  // ru_maxrss only grows: the cheaper activation form runs first, so its peak is its own.
+  auto measure_step = [&](StudentForm form, double* seconds, double* rss) {
+    TrainableSpec spec;
+    spec.form = form;
+    spec.quantizers = config;
+    spec.weight_fake_quant = config.weight.enabled() && !config.quantizes_activations();  // the job's default
+    TrainableTransforms tt(*m, transform_set_random_hadamard(c, 42, config.quantizes_kv()), spec);
+    RiemannianAdam rot_opt(tt.rotations());
+    Adam scale_opt(tt.scales());
+    const std::vector<at::Tensor> params = tt.parameters();
+    *seconds = ostq_bench::median_seconds(repeats, [&] {
+      TeacherTopK teacher;
+      {
+        torch::NoGradGuard g;
+        teacher = teacher_topk(tt.teacher_logits(tt.teacher_hidden(tokens).view({-1, c.dim})), k);
+      }
+      at::Tensor loss = kl_top_loss_sum(tt.student_logits(tt.student_hidden(tokens).view({-1, c.dim})), teacher);
+      loss.backward();
+      project_rotation_gradients(tt.rotations());
+      clip_grad_norm(params, 1.0);
+      rot_opt.step(1e-3);
+      scale_opt.step(1e-4);
+      for (const at::Tensor& p : params) p.mutable_grad().reset();
+    });
+    *rss = peak_rss_mb();
+  };
+  const bool weight_fq = config.weight.enabled() && !config.quantizes_activations();
+  double step_act = 0, rss_act = 0, step_w = 0, rss_w = 0;
+  if (!weight_fq) measure_step(StudentForm::kActivations, &step_act, &rss_act);
+  measure_step(StudentForm::kWeights, &step_w, &rss_w);
 
   const double model_mb = model_fp32_mb(*m);
+  const double activations = std::max(0.0, rss_plain - rss_start);
+  auto over_model = [&](double rss) { return (rss - rss_start - activations) / model_mb; };
   std::printf("bench_learn %s: %lld x %lld tokens, %s, KL-Top k=%lld, %d threads, median of %d\n", source.c_str(),
               static_cast<long long>(windows), static_cast<long long>(seqlen), bits.c_str(),
               static_cast<long long>(k), at::get_num_threads(), repeats);
   std::printf("  teacher forward + head (no grad)            %8.3f s\n", teacher);
   std::printf("  plain: teacher + FP fwd/bwd (baseline)      %8.3f s  1.00x\n", plain_fwd_bwd);
-  std::printf("  optimizer step (teacher + STE student + KL-Top + bwd + clip + RAdam/Adam)\n"
-              "                                              %8.3f s  %5.2fx  (goal <= 1.30x)  %.0f tokens/s\n",
-              step, step / plain_fwd_bwd, static_cast<double>(windows * seqlen) / step);
-  // ru_maxrss only grows, so the plain phase runs first: its peak is the model plus what any
-  // training step on these weights holds (activations, weight gradients); the step's peak on top
-  // of it is what the transforms, quantizers and optimizer states add.
-  const double activations = std::max(0.0, rss_plain - rss_start);
+  std::printf("  optimizer step = teacher + STE student + KL-Top + bwd + projection + clip + RAdam/Adam:\n");
+  if (!weight_fq) {
+    std::printf("    activation-form student (the job's)       %8.3f s  %5.2fx  (goal <= 1.30x)  %.0f tokens/s\n", step_act,
+                step_act / plain_fwd_bwd, static_cast<double>(windows * seqlen) / step_act);
+  }
+  std::printf("    weight-form student%s %8.3f s  %5.2fx  %.0f tokens/s\n",
+              weight_fq ? " (the job's: weight fake-quant)" : " (merged weights)       ", step_w,
+              step_w / plain_fwd_bwd, static_cast<double>(windows * seqlen) / step_w);
+  // The plain phase runs first: its peak is the model plus what any training step on these
+  // weights holds (activations, weight gradients); a step's peak on top of it is what the
+  // transforms, quantizers and optimizer states add.
   std::printf("  model fp32 %.0f MB; peak RSS: at start %.0f MB, plain phase %.0f MB (+%.0f MB activations and\n"
-              "  gradients), optimizer step %.0f MB = start + %.2fx model + plain's activations (goal < 3x)\n",
-              model_mb, rss_start, rss_plain, activations, rss_step,
-              (rss_step - rss_start - activations) / model_mb);
+              "  gradients)\n",
+              model_mb, rss_start, rss_plain, activations);
+  if (!weight_fq) {
+    std::printf("    activation-form step %.0f MB = start + %.2fx model + plain's activations (goal < 3x)\n", rss_act,
+                over_model(rss_act));
+  }
+  std::printf("    weight-form step     %.0f MB = start + %.2fx model + plain's activations\n", rss_w, over_model(rss_w));
   return 0;
 }

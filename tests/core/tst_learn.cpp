@@ -182,31 +182,42 @@ class TestLearn : public QObject {
     if (auto s = stories_or_null()) models.push_back(s);
     for (const auto& m : models) {
       TransformSet init = random_init(m->config, 9);
-      TrainableTransforms tt(*m, init, TrainableSpec{});
-      at::Tensor tokens = random_tokens(m->config, 2, 32, 3);
-      ForwardHooks plain;
-      torch::NoGradGuard g;
-      at::Tensor student = tt.student_logits(tt.student_hidden(tokens, plain));
-      at::Tensor fp = model_forward(*m, tokens);
-      at::Tensor merged = model_forward(*merge_transforms(*m, tt.transform_set()), tokens);
-      const double d_fp = rel_diff(student, fp), d_merged = rel_diff(student, merged);
-      qInfo("dim %lld: student vs FP %.2e, vs merged %.2e", static_cast<long long>(m->config.dim), d_fp, d_merged);
-      QVERIFY(d_fp < 1e-4);
-      QVERIFY(d_merged < 1e-4);
+      init.qk_hadamard = true;  // exact too; the activation form applies it as the forward does
+      for (StudentForm form : {StudentForm::kWeights, StudentForm::kActivations}) {
+        TrainableSpec spec;
+        spec.form = form;
+        TrainableTransforms tt(*m, init, spec);
+        at::Tensor tokens = random_tokens(m->config, 2, 32, 3);
+        torch::NoGradGuard g;
+        at::Tensor student = tt.student_logits(tt.student_hidden(tokens));
+        at::Tensor fp = model_forward(*m, tokens);
+        at::Tensor merged = model_forward(*merge_transforms(*m, tt.transform_set()), tokens);
+        const double d_fp = rel_diff(student, fp), d_merged = rel_diff(student, merged);
+        qInfo("dim %lld, %s form: student vs FP %.2e, vs merged %.2e", static_cast<long long>(m->config.dim),
+              form == StudentForm::kWeights ? "weight" : "activation", d_fp, d_merged);
+        QVERIFY(d_fp < 1e-4);
+        QVERIFY(d_merged < 1e-4);
+      }
     }
   }
 
   void everyParameterGetsAGradient() {
     auto m = gqa_with_biases();
-    TrainableTransforms tt(*m, random_init(m->config, 4), TrainableSpec{});
-    const QuantConfig c = config_of("4-4-4", m->config.head_dim);
-    ActivationQuantHooks hooks(c, /*ste=*/true);
-    at::Tensor tokens = random_tokens(m->config, 2, 16, 8);
-    at::Tensor logits = tt.student_logits(tt.student_hidden(tokens, hooks));
-    torch::log_softmax(logits, -1).select(-1, 5).sum().backward();
-    for (const at::Tensor& p : tt.parameters()) {
-      QVERIFY(p.grad().defined());
-      QVERIFY(p.grad().abs().sum().item<double>() > 0.0);
+    for (StudentForm form : {StudentForm::kWeights, StudentForm::kActivations}) {
+      TrainableSpec spec;
+      spec.form = form;
+      spec.quantizers = config_of("4-4-4", m->config.head_dim);
+      TransformSet init = random_init(m->config, 4);
+      init.qk_hadamard = true;
+      TrainableTransforms tt(*m, init, spec);
+      QCOMPARE(tt.form(), form);
+      at::Tensor tokens = random_tokens(m->config, 2, 16, 8);
+      at::Tensor logits = tt.student_logits(tt.student_hidden(tokens));
+      torch::log_softmax(logits, -1).select(-1, 5).sum().backward();
+      for (const at::Tensor& p : tt.parameters()) {
+        QVERIFY(p.grad().defined());
+        QVERIFY(p.grad().abs().sum().item<double>() > 0.0);
+      }
     }
   }
 

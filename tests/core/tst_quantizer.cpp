@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "core/quant/fake_quant_ste.h"
 #include "core/quant/quantizer.h"
 
 using namespace ostq;
@@ -199,6 +200,25 @@ class TestQuantizer : public QObject {
     fake_quant_weight(w, wspec(3, true, 0, true), true).sum().backward();
     QVERIFY(((w.grad() == 0) | (w.grad() == 1)).all().item<bool>());
     QVERIFY((w.grad() == 1).any().item<bool>());
+  }
+
+  // The fused STE node (what training uses) against the composition of autograd ops, fp64: same
+  // value, same gradient (in range, clamped, the scale's path to the row extremes, tied maxima).
+  void fusedSteMatchesTheComposition() {
+    at::Tensor x = torch::randn({24, 32}, torch::kDouble) * torch::exp(torch::rand({32}, torch::kDouble) * 2);
+    x.select(0, 3).select(0, 5).fill_(9.0);  // a tied maximum in row 3
+    x.select(0, 3).select(0, 17).fill_(9.0);
+    const at::Tensor c = torch::randn({24, 32}, torch::kDouble);
+    for (const ActQuantSpec& s :
+         {act(4, false), act(4, false, 0.8), act(4, true), act(3, false, 0.9, 8), act(8, true, 0.9, 16)}) {
+      at::Tensor a = x.clone().requires_grad_(true), b = x.clone().requires_grad_(true);
+      at::Tensor qa = fake_quant_activation_ste(a, s), qb = fake_quant_activation_reference(b, s, true);
+      QVERIFY(torch::equal(qa.detach(), qb.detach()));
+      ((c * qa).sum() + 0.5 * qa.square().sum()).backward();
+      ((c * qb).sum() + 0.5 * qb.square().sum()).backward();
+      const double d = (a.grad() - b.grad()).abs().max().item<double>() / b.grad().abs().max().item<double>();
+      QVERIFY2(d <= 1e-12, qPrintable(QString::fromStdString(s.describe()) + QString(": %1").arg(d)));
+    }
   }
 
   void weightPerChannelSym() {

@@ -186,7 +186,10 @@ class TestCalibrationView : public QObject {
     QVERIFY(view.logText().contains(QStringLiteral("ostq calibrate")));
     QVERIFY(!view.canStart());  // the output exists now
     qInfo("worst GUI event-loop gap while calibrating (5 ms timer): %lld ms", static_cast<long long>(worst));
-    QVERIFY2(worst < 50, qPrintable(QStringLiteral("GUI stall %1 ms").arg(worst)));
+    // Work on the GUI thread (a training step, GPTQ, the export) would stall it for whole stages;
+    // the bound only has to sit above scheduler noise: 12 ms idle, 112 ms measured while another
+    // test trained on both cores of a 2-core machine.
+    QVERIFY2(worst < 500, qPrintable(QStringLiteral("GUI stall %1 ms").arg(worst)));
   }
 
   void cancel_leaves_nothing_and_resume_finishes() {
