@@ -263,6 +263,11 @@ void TestHadamard::gradientPathMatchesDense() {
     (y * w).sum().backward();
     const at::Tensor m = hadamard_matrix(n) / std::sqrt(static_cast<double>(n));
     QVERIFY(rel_err(x.grad(), at::matmul(w, m.t())) < 1e-12);  // d(sum(w ⊙ xM))/dx = w Mᵀ
+    const at::Tensor x2 = x.detach().clone().requires_grad_(true);
+    const at::Tensor y2 = hadamard_transform_inverse(x2);
+    QVERIFY(rel_err(y2.detach(), at::matmul(x.detach(), m.t())) < 1e-12);
+    (y2 * w).sum().backward();
+    QVERIFY(rel_err(x2.grad(), at::matmul(w, m)) < 1e-12);  // d(sum(w ⊙ xMᵀ))/dx = w M
   }
   const at::Tensor empty = at::zeros({0, 172}, at::kDouble).requires_grad_(true);
   QVERIFY(hadamard_transform(empty).sizes() == empty.sizes());
