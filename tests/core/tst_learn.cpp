@@ -29,29 +29,18 @@
 #include "core/quant/methods.h"
 #include "core/quant/quantized_io.h"
 #include "core/tokenizer/tokenizer.h"
+#include "learn_fixtures.h"
 #include "test_data.h"
 
 using namespace ostq;
+using ostq_test::gqa_with_biases;
+using ostq_test::random_init;
 
 namespace {
 
 at::Tensor random_tokens(const ModelConfig& c, int64_t b, int64_t t, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   return torch::randint(3, c.vocab_size, {b, t}, gen, torch::kLong);
-}
-
-std::shared_ptr<Model> gqa_with_biases() {
-  SynthOptions o;
-  o.arch = Architecture::kQwen2;
-  o.dim = 64;
-  o.hidden_dim = 176;
-  o.n_layers = 2;
-  o.n_heads = 8;
-  o.n_kv_heads = 2;
-  o.vocab_size = 300;
-  o.max_seq_len = 64;
-  o.seed = 5;
-  return synth_model(o);
 }
 
 std::shared_ptr<Model> stories_or_null() {
@@ -64,21 +53,6 @@ QuantConfig config_of(const std::string& bits, int64_t head_dim) {
   Result<QuantConfig> c = quant_config_parse(bits, head_dim);
   if (!c.is_ok()) qFatal("%s", c.status().to_string().c_str());
   return c.value();
-}
-
-// Random orthogonal rotations and scales exp(0.3·N(0,1)) on every transform.
-TransformSet random_init(const ModelConfig& c, uint64_t seed) {
-  TransformSet t = transform_set_random_hadamard(c, seed, /*qk_hadamard=*/false);
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  auto scale = [&](int64_t n) { return torch::exp(0.3 * torch::randn({n}, gen, torch::kDouble)); };
-  for (LayerTransforms& l : t.layers) {
-    l.s_attn = scale(c.dim);
-    l.s_ffn = scale(c.dim);
-    l.s_ov = scale(c.n_kv_heads * c.head_dim);
-    l.s_qk = scale(c.n_kv_heads * c.head_dim / 2);
-    l.s_up_down = scale(c.hidden_dim);
-  }
-  return t;
 }
 
 double rel_diff(const at::Tensor& a, const at::Tensor& b) {
@@ -182,7 +156,6 @@ class TestLearn : public QObject {
     if (auto s = stories_or_null()) models.push_back(s);
     for (const auto& m : models) {
       TransformSet init = random_init(m->config, 9);
-      init.qk_hadamard = true;  // exact too; the activation form applies it as the forward does
       for (StudentForm form : {StudentForm::kWeights, StudentForm::kActivations}) {
         TrainableSpec spec;
         spec.form = form;
@@ -208,7 +181,6 @@ class TestLearn : public QObject {
       spec.form = form;
       spec.quantizers = config_of("4-4-4", m->config.head_dim);
       TransformSet init = random_init(m->config, 4);
-      init.qk_hadamard = true;
       TrainableTransforms tt(*m, init, spec);
       QCOMPARE(tt.form(), form);
       at::Tensor tokens = random_tokens(m->config, 2, 16, 8);

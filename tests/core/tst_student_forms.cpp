@@ -6,7 +6,7 @@
 //   and rows whose maximum is tied;
 // - the two student forms give the same loss and the same tangent gradients on a synthetic GQA
 //   model with biases (dense H_ff fallback) and on stories260K at 4-4-4 with H_dh (fp32; tolerances
-//   ≤ 1e-4 for the loss, ≤ 1e-3 for the gradients, measured values printed);
+//   ≤ 1e-2 for the loss, ≤ 5e-2 for the gradients (a flipped code), measured values printed);
 // - the inverse Hadamard transform undoes the forward one for a non-symmetric base (order 172).
 #include <QtTest/QtTest>
 
@@ -22,9 +22,12 @@
 #include "core/quant/hadamard.h"
 #include "core/quant/quant_config.h"
 #include "core/util/file_util.h"
+#include "learn_fixtures.h"
 #include "test_data.h"
 
 using namespace ostq;
+using ostq_test::gqa_with_biases;
+using ostq_test::random_init;
 
 namespace {
 
@@ -45,35 +48,6 @@ Grads run(Fn fn, const at::Tensor& a0, const at::Tensor& r0, const at::Tensor& s
   at::Tensor v = fn(a, r, s);
   ((c * v).sum() + 0.5 * v.square().sum()).backward();
   return {v.detach(), a.grad(), r.grad(), s.grad()};
-}
-
-std::shared_ptr<Model> gqa_with_biases() {
-  SynthOptions o;
-  o.arch = Architecture::kQwen2;
-  o.dim = 64;
-  o.hidden_dim = 176;
-  o.n_layers = 2;
-  o.n_heads = 8;
-  o.n_kv_heads = 2;
-  o.vocab_size = 300;
-  o.max_seq_len = 64;
-  o.seed = 5;
-  return synth_model(o);
-}
-
-// Random orthogonal rotations (H_ff and H_dh on) and scales exp(0.2·N(0,1)) on every transform.
-TransformSet random_init(const ModelConfig& c, uint64_t seed) {
-  TransformSet t = transform_set_random_hadamard(c, seed, /*qk_hadamard=*/true);
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  auto scale = [&](int64_t n) { return torch::exp(0.2 * torch::randn({n}, gen, torch::kDouble)); };
-  for (LayerTransforms& l : t.layers) {
-    l.s_attn = scale(c.dim);
-    l.s_ffn = scale(c.dim);
-    l.s_ov = scale(c.n_kv_heads * c.head_dim);
-    l.s_qk = scale(c.n_kv_heads * c.head_dim / 2);
-    l.s_up_down = scale(c.hidden_dim);
-  }
-  return t;
 }
 
 struct FormRun {
@@ -205,12 +179,13 @@ class TestStudentForms : public QObject {
         const double ds = list_rel_err(a.scale_grads, w.scale_grads);
         qInfo("%s %s: loss %.6f vs %.6f (rel %.1e), tangent rotation grads %.1e, scale grads %.1e", name.c_str(), bits,
               a.loss, w.loss, dl, dr, ds);
-        // fp32: the forms round differently (the quantizer inputs differ by ~1e-7 relative; a code
-        // that flips moves the loss and some gradients by a step's worth). Measured ≤ 1.2e-5 (loss)
-        // and ≤ 9e-6 (gradients).
-        QVERIFY(dl <= 1e-4);
-        QVERIFY(dr <= 1e-3);
-        QVERIFY(ds <= 1e-3);
+        // fp32: the forms round differently (the quantizer inputs differ by ~1e-7 relative), and a
+        // code that flips moves the loss and some gradients by a step's worth: measured ≤ 1.2e-5
+        // without a flip, 9.5e-4 (loss) and 3.4e-3 (gradients) with one (stories260K, 16-4-16). A
+        // wrong formula differs at O(1).
+        QVERIFY(dl <= 1e-2);
+        QVERIFY(dr <= 5e-2);
+        QVERIFY(ds <= 5e-2);
       }
     }
   }
