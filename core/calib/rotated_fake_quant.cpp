@@ -16,15 +16,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-ActQuantSpec spec_from(const AutogradContext* ctx) {
-  ActQuantSpec spec;
-  spec.bits = static_cast<int>(ctx->saved_data.at("bits").toInt());
-  spec.symmetric = ctx->saved_data.at("symmetric").toBool();
-  spec.sym_scale = static_cast<SymmetricScale>(ctx->saved_data.at("sym_scale").toInt());
-  spec.clip_ratio = ctx->saved_data.at("clip").toDouble();
-  return spec;
-}
-
 // Positions (row, col) where mask is set, as two int64 vectors.
 std::pair<at::Tensor, at::Tensor> positions(const at::Tensor& mask) {
   at::Tensor idx = mask.nonzero();  // [n, 2]
@@ -41,12 +32,8 @@ struct RotatedFakeQuant : public torch::autograd::Function<RotatedFakeQuant> {
   // a [P, d], r [d, d], sigma [d] (ones when the caller has none) → v [P, d]. Saves e, e·Rᵀ, the
   // range mask and the positions of the row extremes (not u: its few needed entries are recomputed).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& r, const at::Tensor& sigma,
-                            int64_t bits, bool symmetric, int64_t sym_scale, double clip) {
-    ActQuantSpec spec;
-    spec.bits = static_cast<int>(bits);
-    spec.symmetric = symmetric;
-    spec.sym_scale = static_cast<SymmetricScale>(sym_scale);
-    spec.clip_ratio = clip;
+                            const std::vector<double>& packed_spec) {
+    const ActQuantSpec spec = unpack_act_spec(packed_spec);
     const at::Tensor u = at::matmul(a, r).div_(sigma);  // the quantizer's input (§3.4)
     const SteRows rows = ste_quantize_rows(u, spec);
     const at::Tensor e = (rows.q - u).mul_(sigma);       // (Q(u) − u)⊙σ
@@ -63,10 +50,7 @@ struct RotatedFakeQuant : public torch::autograd::Function<RotatedFakeQuant> {
     ctx->saved_data["hit_max"] = hit_max.nonzero();
     ctx->saved_data["ties_min"] = hit_min.sum(-1, true);
     ctx->saved_data["ties_max"] = hit_max.sum(-1, true);
-    ctx->saved_data["bits"] = bits;
-    ctx->saved_data["symmetric"] = symmetric;
-    ctx->saved_data["sym_scale"] = sym_scale;
-    ctx->saved_data["clip"] = clip;
+    ctx->saved_data["spec"] = packed_spec;
     return a + err_back;
   }
 
@@ -75,7 +59,7 @@ struct RotatedFakeQuant : public torch::autograd::Function<RotatedFakeQuant> {
     const at::Tensor &a = saved[0], &r = saved[1], &sigma = saved[2];
     auto get = [&](const char* key) { return ctx->saved_data[key].toTensor(); };
     const at::Tensor e = get("e"), err_back = get("err_back"), in_range = get("in_range"), s = get("s");
-    const ActQuantSpec spec = spec_from(ctx);
+    const ActQuantSpec spec = unpack_act_spec(ctx->saved_data["spec"].toDoubleVector());
     const at::Tensor dv = grad_outputs[0].contiguous();  // [P, d]
 
     // Dense parts: dR = dvᵀ·e (its tangent-relevant term), dσ from Σ_P (dv·R)⊙(q − u) = diag(Rᵀ·M)/σ.
@@ -97,10 +81,7 @@ struct RotatedFakeQuant : public torch::autograd::Function<RotatedFakeQuant> {
 
     // ... through the scale formula to the row minimum and maximum, and to the elements that
     // attain them, split evenly among ties (as amin / amax do).
-    SteRows extremes;
-    extremes.row_min = get("row_min");
-    extremes.row_max = get("row_max");
-    const auto [d_min, d_max] = scale_grad_to_extremes(extremes, grad_s, spec);
+    const auto [d_min, d_max] = scale_grad_to_extremes(get("row_min"), get("row_max"), grad_s, spec);
     std::vector<at::Tensor> rows{rows_o}, cols{cols_o}, vals{dq_o.neg()};  // δ = du − dq
     const std::tuple<at::Tensor, const char*, const char*> sides[2] = {{d_min, "hit_min", "ties_min"},
                                                                        {d_max, "hit_max", "ties_max"}};
@@ -118,7 +99,7 @@ struct RotatedFakeQuant : public torch::autograd::Function<RotatedFakeQuant> {
     grad_a.index_add_(0, rows_d, r.index_select(1, cols_d).t() * w.unsqueeze(1));
     grad_r_t.index_add_(0, cols_d, a.index_select(0, rows_d) * w.unsqueeze(1));
     grad_sigma.index_add_(0, cols_d, -(w * u_at(a, r, sigma, rows_d, cols_d)));
-    return {grad_a, grad_r_t.t(), grad_sigma, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {grad_a, grad_r_t.t(), grad_sigma, at::Tensor()};
   }
 };
 
@@ -139,8 +120,7 @@ at::Tensor rotated_fake_quant(const at::Tensor& a, const at::Tensor& r, const at
   if (!spec.enabled()) return a;
   const at::Tensor a2 = a.reshape({-1, a.size(-1)});
   const at::Tensor s = sigma.defined() ? sigma : at::ones({a.size(-1)}, r.options().requires_grad(false));
-  at::Tensor v = RotatedFakeQuant::apply(a2, r, s, spec.bits, spec.symmetric, static_cast<int64_t>(spec.sym_scale),
-                                         spec.clip_ratio);
+  at::Tensor v = RotatedFakeQuant::apply(a2, r, s, pack_act_spec(spec));
   return v.view(a.sizes());
 }
 

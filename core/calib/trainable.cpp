@@ -80,8 +80,7 @@ class ActivationFormHooks : public ForwardHooks {
   }
   at::Tensor k_scale(const LayerTransforms& t) const { return expand_qk_scale(t.s_qk, c_.n_kv_heads, c_.head_dim); }
   at::Tensor q_scale(const LayerTransforms& t) const {
-    const int64_t n_kv = c_.n_kv_heads, d_h = c_.head_dim, g = c_.n_heads / n_kv;
-    return k_scale(t).view({n_kv, 1, d_h}).expand({n_kv, g, d_h}).reshape({n_kv * g * d_h});
+    return expand_qk_scale_to_queries(t.s_qk, c_.n_kv_heads, c_.n_heads, c_.head_dim);
   }
   // R_h stacked [n_kv, d_h, d_h] (SpinQuant's shared R2: the same tensor n_kv times).
   at::Tensor r_ov_stack(const LayerTransforms& t) const { return t.r_ov.empty() ? at::Tensor() : at::stack(t.r_ov); }

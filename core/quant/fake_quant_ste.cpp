@@ -14,25 +14,50 @@
 
 namespace ostq {
 
-SteRows ste_quantize_rows(const at::Tensor& u, const ActQuantSpec& spec) {
+std::vector<double> pack_act_spec(const ActQuantSpec& spec) {
+  return {static_cast<double>(spec.bits), spec.symmetric ? 1.0 : 0.0, static_cast<double>(spec.sym_scale),
+          static_cast<double>(spec.group_size), spec.clip_ratio};
+}
+
+ActQuantSpec unpack_act_spec(const std::vector<double>& packed) {
+  ActQuantSpec spec;
+  spec.bits = static_cast<int>(packed.at(0));
+  spec.symmetric = packed.at(1) != 0.0;
+  spec.sym_scale = static_cast<SymmetricScale>(static_cast<int>(packed.at(2)));
+  spec.group_size = static_cast<int64_t>(packed.at(3));
+  spec.clip_ratio = packed.at(4);
+  return spec;
+}
+
+namespace {
+
+// (clamp(round(u/s) + z, qmin, qmax) − z)·s, and (when asked) whether the code was in range.
+at::Tensor dequantized(const at::Tensor& u, const at::Tensor& scale, const at::Tensor& zero, const ActQuantSpec& spec,
+                       at::Tensor* in_range) {
   const auto [qmin, qmax] = activation_levels(spec);
+  at::Tensor codes = at::round(u / scale);  // the reference's round_ste value, bit for bit
+  if (zero.defined()) codes.add_(zero);
+  if (in_range != nullptr) *in_range = codes.ge(qmin).logical_and_(codes.le(qmax));
+  codes.clamp_(qmin, qmax);
+  if (zero.defined()) codes.sub_(zero);
+  return codes.mul_(scale);
+}
+
+}  // namespace
+
+SteRows ste_quantize_rows(const at::Tensor& u, const ActQuantSpec& spec) {
   SteRows r;
   r.row_min = at::amin(u, -1, true);
   r.row_max = at::amax(u, -1, true);
   std::tie(r.scale, r.zero) = activation_scale_zero(r.row_min, r.row_max, spec);
-  at::Tensor codes = at::round(u / r.scale);  // the reference's round_ste value, bit for bit
-  if (r.zero.defined()) codes.add_(r.zero);
-  r.in_range = codes.ge(qmin).logical_and_(codes.le(qmax));
-  codes.clamp_(qmin, qmax);
-  if (r.zero.defined()) codes.sub_(r.zero);
-  r.q = codes.mul_(r.scale);
+  r.q = dequantized(u, r.scale, r.zero, spec, &r.in_range);
   return r;
 }
 
-std::pair<at::Tensor, at::Tensor> scale_grad_to_extremes(const SteRows& rows, const at::Tensor& grad_scale,
-                                                         const ActQuantSpec& spec) {
-  at::Tensor min_leaf = rows.row_min.detach().requires_grad_(true);
-  at::Tensor max_leaf = rows.row_max.detach().requires_grad_(true);
+std::pair<at::Tensor, at::Tensor> scale_grad_to_extremes(const at::Tensor& row_min, const at::Tensor& row_max,
+                                                         const at::Tensor& grad_scale, const ActQuantSpec& spec) {
+  at::Tensor min_leaf = row_min.detach().requires_grad_(true);
+  at::Tensor max_leaf = row_max.detach().requires_grad_(true);
   at::AutoGradMode enable(true);
   const at::Tensor s = activation_scale_zero(min_leaf, max_leaf, spec).first;
   torch::autograd::variable_list g = torch::autograd::grad({s}, {min_leaf, max_leaf}, {grad_scale},
@@ -46,61 +71,39 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-ActQuantSpec spec_of(int64_t bits, bool symmetric, int64_t sym_scale, double clip) {
-  ActQuantSpec spec;
-  spec.bits = static_cast<int>(bits);
-  spec.symmetric = symmetric;
-  spec.sym_scale = static_cast<SymmetricScale>(sym_scale);
-  spec.clip_ratio = clip;
-  return spec;
-}
-
 struct FakeQuantSte : public torch::autograd::Function<FakeQuantSte> {
-  // u [R, m] → q [R, m].
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& u, int64_t bits, bool symmetric, int64_t sym_scale,
-                            double clip) {
-    const ActQuantSpec spec = spec_of(bits, symmetric, sym_scale, clip);
-    SteRows r = ste_quantize_rows(u, spec);
+  // u [R, m] → q [R, m]; `packed` from pack_act_spec.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& u, const std::vector<double>& packed) {
+    SteRows r = ste_quantize_rows(u, unpack_act_spec(packed));
     ctx->save_for_backward({u});
     ctx->saved_data["in_range"] = r.in_range;
     ctx->saved_data["scale"] = r.scale;
-    ctx->saved_data["zero"] = r.zero.defined() ? r.zero : at::Tensor();
+    ctx->saved_data["zero"] = r.zero;
     ctx->saved_data["row_min"] = r.row_min;
     ctx->saved_data["row_max"] = r.row_max;
-    ctx->saved_data["spec"] = std::vector<double>{static_cast<double>(bits), symmetric ? 1.0 : 0.0,
-                                                  static_cast<double>(sym_scale), clip};
+    ctx->saved_data["spec"] = packed;
     return r.q;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const at::Tensor u = ctx->get_saved_variables()[0];
-    const std::vector<double> sv = ctx->saved_data["spec"].toDoubleVector();
-    const ActQuantSpec spec = spec_of(static_cast<int64_t>(sv[0]), sv[1] != 0.0, static_cast<int64_t>(sv[2]), sv[3]);
-    SteRows r;
-    r.in_range = ctx->saved_data["in_range"].toTensor();
-    r.scale = ctx->saved_data["scale"].toTensor();
-    r.zero = ctx->saved_data["zero"].toTensor();
-    r.row_min = ctx->saved_data["row_min"].toTensor();
-    r.row_max = ctx->saved_data["row_max"].toTensor();
+    const ActQuantSpec spec = unpack_act_spec(ctx->saved_data["spec"].toDoubleVector());
+    auto get = [&](const char* key) { return ctx->saved_data[key].toTensor(); };
+    const at::Tensor in_range = get("in_range"), scale = get("scale"), row_min = get("row_min"), row_max = get("row_max");
     const at::Tensor g = grad_outputs[0];
-    const auto [qmin, qmax] = activation_levels(spec);
     // q again (cheaper to recompute than to keep), then ∂q/∂s = (q − [inside]·u)/s.
-    at::Tensor q = at::round(u / r.scale);
-    if (r.zero.defined()) q.add_(r.zero);
-    q.clamp_(qmin, qmax);
-    if (r.zero.defined()) q.sub_(r.zero);
-    q.mul_(r.scale);
-    const at::Tensor inside = r.in_range.to(u.scalar_type());
-    const at::Tensor grad_scale = (g * (q - inside * u)).sum(-1, true).div_(r.scale);
+    const at::Tensor q = dequantized(u, scale, get("zero"), spec, nullptr);
+    const at::Tensor inside = in_range.to(u.scalar_type());
+    const at::Tensor grad_scale = (g * (q - inside * u)).sum(-1, true).div_(scale);
     at::Tensor du = g * inside;
-    const auto [d_min, d_max] = scale_grad_to_extremes(r, grad_scale, spec);
-    const std::pair<const at::Tensor*, const at::Tensor*> extremes[2] = {{&d_min, &r.row_min}, {&d_max, &r.row_max}};
+    const auto [d_min, d_max] = scale_grad_to_extremes(row_min, row_max, grad_scale, spec);
+    const std::pair<const at::Tensor*, const at::Tensor*> extremes[2] = {{&d_min, &row_min}, {&d_max, &row_max}};
     for (const auto& [grad, value] : extremes) {
       if (!grad->defined()) continue;
       const at::Tensor hit = u.eq(*value).to(u.scalar_type());
       du.add_(hit * (*grad / hit.sum(-1, true)));
     }
-    return {du, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {du, at::Tensor()};
   }
 };
 
@@ -116,8 +119,7 @@ at::Tensor fake_quant_activation_ste(const at::Tensor& x, const ActQuantSpec& sp
   }
   const at::ScalarType type = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const at::Tensor rows = x.to(type).reshape({-1, m});
-  at::Tensor q = FakeQuantSte::apply(rows, spec.bits, spec.symmetric, static_cast<int64_t>(spec.sym_scale),
-                                     spec.clip_ratio);
+  at::Tensor q = FakeQuantSte::apply(rows, pack_act_spec(spec));
   return q.view(x.sizes()).to(x.scalar_type());
 }
 

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <utility>
+#include <vector>
 
 #include "core/quant/quantizer.h"
 
@@ -17,6 +18,10 @@ namespace ostq {
 
 // x [..., n] fp32/fp64 (per token or grouped spec) → fake-quantized x with the STE graph.
 at::Tensor fake_quant_activation_ste(const at::Tensor& x, const ActQuantSpec& spec);
+
+// A spec as the scalars a custom autograd node can carry in its saved data, and back.
+std::vector<double> pack_act_spec(const ActQuantSpec& spec);
+ActQuantSpec unpack_act_spec(const std::vector<double>& packed);
 
 // Rows u [R, m] (m = n or the group size) quantized on `spec`, without a graph.
 struct SteRows {
@@ -29,7 +34,7 @@ SteRows ste_quantize_rows(const at::Tensor& u, const ActQuantSpec& spec);
 
 // The loss's gradient w.r.t. each row's scale [R, 1] → w.r.t. its raw minimum and maximum [R, 1]
 // (through activation_scale_zero; undefined where the formula does not use one).
-std::pair<at::Tensor, at::Tensor> scale_grad_to_extremes(const SteRows& rows, const at::Tensor& grad_scale,
-                                                         const ActQuantSpec& spec);
+std::pair<at::Tensor, at::Tensor> scale_grad_to_extremes(const at::Tensor& row_min, const at::Tensor& row_max,
+                                                         const at::Tensor& grad_scale, const ActQuantSpec& spec);
 
 }  // namespace ostq

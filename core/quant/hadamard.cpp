@@ -88,7 +88,8 @@ at::Tensor base_transposed(const HadamardPlan& plan, bool inverse, at::ScalarTyp
 }
 
 // x · (A ⊗ H_P) / sqrt(n) with differentiable torch ops (butterflies by views, the K mix by matmul);
-// used where the CPU kernel cannot run: tensors that need a gradient, or on an accelerator.
+// used on accelerators, where the CPU kernel cannot run (on the CPU, HadamardCpu below carries the
+// gradient).
 // x: [..., n] float → same shape, in the compute dtype.
 at::Tensor transform_torch_ops(const at::Tensor& x, const HadamardPlan& plan, bool inverse) {
   const int64_t K = plan.base, P = plan.pow2;

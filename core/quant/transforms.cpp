@@ -58,6 +58,11 @@ at::Tensor expand_qk_scale(const at::Tensor& s_qk, int64_t n_kv, int64_t head_di
   return at::cat({half, half}, 1).reshape({n_kv * head_dim});
 }
 
+at::Tensor expand_qk_scale_to_queries(const at::Tensor& s_qk, int64_t n_kv, int64_t n_heads, int64_t head_dim) {
+  const int64_t g = n_heads / n_kv;
+  return expand_qk_scale(s_qk, n_kv, head_dim).view({n_kv, 1, head_dim}).expand({n_kv, g, head_dim}).reshape({n_heads * head_dim});
+}
+
 namespace {
 
 at::Tensor f64(const at::Tensor& t) { return t.to(at::kDouble).contiguous(); }
@@ -118,7 +123,7 @@ void apply_layer_transforms(const ModelConfig& c, const LayerTransforms& lt, con
   // S_qk: k rows ·s, q rows ⊘s (s tiled over the g query heads of each KV head), before RoPE.
   if (lt.s_qk.defined()) {
     at::Tensor s_k = expand_qk_scale(lt.s_qk, n_kv, d_h);
-    at::Tensor s_q = s_k.view({n_kv, 1, d_h}).expand({n_kv, g, d_h}).reshape({n_kv * g * d_h});
+    at::Tensor s_q = expand_qk_scale_to_queries(lt.s_qk, n_kv, c.n_heads, d_h);
     l.wk = scale_rows(l.wk, s_k);
     l.wq = scale_rows(l.wq, 1.0 / s_q);
     if (l.bk.defined()) l.bk = l.bk * s_k;

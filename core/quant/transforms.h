@@ -51,6 +51,8 @@ uint64_t ov_head_seed(uint64_t seed, int64_t layer, int64_t head);
 // s_qk [n_kv·d_h/2] → per-channel scale of k's output rows [n_kv·d_h] (rotate_half layout:
 // head h gets [s_h, s_h]).
 at::Tensor expand_qk_scale(const at::Tensor& s_qk, int64_t n_kv, int64_t head_dim);
+// The same scale for q's output rows [n_heads·d_h]: each KV head's [d_h] repeated over its query heads.
+at::Tensor expand_qk_scale_to_queries(const at::Tensor& s_qk, int64_t n_kv, int64_t n_heads, int64_t head_dim);
 
 // The §3.5 formulas on one layer's weights `l` (after RMSNorm folding), in whatever dtype and
 // autograd state the tensors carry: fp64 without gradients for the merge, fp32 with gradients for
