@@ -18,6 +18,11 @@ void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_fla
   cmd->add_option("--topk", a.topk, "KL-Top k (default 1000, capped at the vocabulary)");
   cmd->add_option("--init", a.init, "womi or hadamard (default: WOMI when activations are quantized)")
       ->check(CLI::IsMember({"womi", "hadamard"}));
+  cmd->add_option("--val-windows", a.val_windows,
+                  "Hold out this many calibration windows; keep the step with the lowest loss on them (default 0 = off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--val-every", a.val_every, "Steps between held-out evaluations (default 10)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-scales", a.no_scales, "OSTQuant: learn rotations only");
   cmd->add_flag("--no-online-hadamard", a.no_online_hadamard,
                 "Learned methods: no online H_ff on the down_proj input (weight-only exports: gptq, gguf, llama2c)");

@@ -14,7 +14,7 @@ namespace ostq::cli {
 using LearnArgs = LearnRequest;  // the flags fill core's request directly
 
 // Adds --steps, --train-batch (or --batch when `batch_flag` names it), --micro-batch, --lr-rot,
-// --lr-scale, --loss, --topk, --init, --no-scales, --no-online-hadamard.
+// --lr-scale, --loss, --topk, --init, --val-windows, --val-every, --no-scales, --no-online-hadamard.
 void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_flag);
 
 }  // namespace ostq::cli

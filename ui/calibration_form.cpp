@@ -97,6 +97,14 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   windowRow->addWidget(m_windows);
   windowRow->addWidget(m_seqlen);
   form->addRow(tr("Windows / seqlen"), windowRow);
+  m_valWindows = makeSpinBox(this, 0, 100000, 0, tr("--val-windows: calibration windows held out of training; the run "
+                                              "keeps the step with the lowest loss on them (0 = off)."));
+  m_valWindows->setSpecialValueText(tr("off"));
+  m_valEvery = makeSpinBox(this, 1, 100000, 10, tr("--val-every: steps between held-out evaluations."));
+  auto* valRow = new QHBoxLayout;
+  valRow->addWidget(m_valWindows);
+  valRow->addWidget(m_valEvery);
+  form->addRow(tr("Held-out windows / every"), valRow);
   m_forwardBatch = makeSpinBox(this, 1, 4096, 4, tr("--forward-batch: windows per forward pass in GPTQ (speed only)."));
   form->addRow(tr("Forward batch"), m_forwardBatch);
   m_lrRot = rate(this, tr("--lr-rot: rotation learning rate (default 0.0169 for OSTQuant, 1.5 for SpinQuant)."));
@@ -143,7 +151,8 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   });
   for (QLineEdit* e : {m_calib, m_out, m_tokenizer}) connect(e, &QLineEdit::textChanged, this, &CalibrationForm::validate);
   for (QComboBox* c : {m_method, m_bits, m_loss, m_init}) connect(c, &QComboBox::currentTextChanged, this, &CalibrationForm::validate);
-  for (QSpinBox* s : {m_steps, m_batch, m_microBatch, m_forwardBatch, m_windows, m_seqlen, m_topk, m_seed, m_checkpointEvery})
+  for (QSpinBox* s : {m_steps, m_batch, m_microBatch, m_forwardBatch, m_windows, m_seqlen, m_topk, m_seed, m_checkpointEvery,
+                      m_valWindows, m_valEvery})
     connect(s, &QSpinBox::valueChanged, this, &CalibrationForm::validate);
   for (QDoubleSpinBox* s : {m_lrRot, m_lrScale}) connect(s, &QDoubleSpinBox::valueChanged, this, &CalibrationForm::validate);
   connect(m_rtn, &QCheckBox::toggled, this, &CalibrationForm::validate);
@@ -173,6 +182,11 @@ void CalibrationForm::setWindows(int calibWindows, int seqlen) {
 }
 void CalibrationForm::setUseRtn(bool rtn) { m_rtn->setChecked(rtn); }
 void CalibrationForm::setCheckpointEvery(int steps) { m_checkpointEvery->setValue(steps); }
+
+void CalibrationForm::setValidation(int heldOutWindows, int everySteps) {
+  m_valWindows->setValue(heldOutWindows);
+  m_valEvery->setValue(everySteps);
+}
 void CalibrationForm::setSeed(int seed) { m_seed->setValue(seed); }
 void CalibrationForm::setForwardBatch(int windows) { m_forwardBatch->setValue(windows); }
 void CalibrationForm::setLoss(const QString& loss) { m_loss->setCurrentIndex(m_loss->findData(loss)); }
@@ -200,6 +214,8 @@ ostq::CalibrationRequest CalibrationForm::request() const {
   r.learn.lr_scale = m_lrScale->value();
   r.learn.loss = std_(m_loss->currentData().toString());
   r.learn.topk = m_topk->value();
+  r.learn.val_windows = m_valWindows->value();
+  r.learn.val_every = m_valEvery->value();
   r.learn.init = std_(m_init->currentData().toString());
   r.seed = static_cast<uint64_t>(m_seed->value());
   r.rtn = m_rtn->isChecked();
@@ -211,6 +227,7 @@ void CalibrationForm::validate() {
   // SpinQuant has no smoothing scales and no KL-Top: their fields would be ignored.
   const bool ost = m_method->currentText() == QLatin1String("ostquant");
   m_lrScale->setEnabled(ost);
+  m_valEvery->setEnabled(m_valWindows->value() > 0);
   const QString loss = m_loss->currentData().toString();
   m_topk->setEnabled(loss == QLatin1String("kl_top") || (loss.isEmpty() && ost));
   m_invalidReason = checkFields();
@@ -233,6 +250,9 @@ QString CalibrationForm::checkFields() const {
   const QString tok = m_tokenizer->text().trimmed();
   if (!tok.isEmpty() && !QFileInfo(tok).isFile()) return tr("Tokenizer %1: no such file.").arg(tok);
   if (m_seqlen->value() > m_context) return tr("Seqlen %1 exceeds the model context of %2.").arg(m_seqlen->value()).arg(m_context);
+  if (m_valWindows->value() >= m_windows->value())
+    return tr("Held-out windows (%1) must leave some of the %2 calibration windows to train on.")
+        .arg(m_valWindows->value()).arg(m_windows->value());
   if (m_batch->value() > 0 && m_microBatch->value() > m_batch->value())
     return tr("The micro-batch (%1) must not exceed the batch (%2).").arg(m_microBatch->value()).arg(m_batch->value());
   return {};

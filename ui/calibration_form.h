@@ -32,6 +32,7 @@ class CalibrationForm : public QWidget {
   void setWindows(int calibWindows, int seqlen);  // seqlen 0 = min(2048, context)
   void setUseRtn(bool rtn);
   void setCheckpointEvery(int steps);
+  void setValidation(int heldOutWindows, int everySteps);
   void setSeed(int seed);
   void setForwardBatch(int windows);
   void setLoss(const QString& loss);  // "" = method default, kl_top | ce | kl
@@ -72,5 +73,7 @@ class CalibrationForm : public QWidget {
   QSpinBox* m_seed;
   QCheckBox* m_rtn;
   QSpinBox* m_checkpointEvery;
+  QSpinBox* m_valWindows;
+  QSpinBox* m_valEvery;
   QString m_invalidReason;
 };

@@ -164,7 +164,9 @@ QWidget* CalibrationView::buildCharts() {
     view->setMinimumHeight(140);
     return view;
   };
-  m_lossChart = makeChart(tr("Loss"), tr("loss"), false, {{TrainCurveModel::kLoss, tr("loss")}}, QStringLiteral("loss_curve"));
+  m_lossChart = makeChart(tr("Loss"), tr("loss"), false,
+                          {{TrainCurveModel::kLoss, tr("training batch")}, {TrainCurveModel::kValidationLoss, tr("held-out")}},
+                          QStringLiteral("loss_curve"));
   m_lrChart = makeChart(tr("Learning rate"), tr("lr"), true,
                         {{TrainCurveModel::kLrRotation, tr("rotation")}, {TrainCurveModel::kLrScale, tr("scale")}},
                         QStringLiteral("learning_rate"));
@@ -274,6 +276,7 @@ void CalibrationView::onStep(quint64 serial, const ostq::TrainStep& t) {
   p.lr_scale = t.lr_scale;
   p.grad_norm = t.grad_norm;
   p.tokens_per_second = t.tokens_per_second;
+  p.validation_loss = t.validation_loss;
   m_curve->append({p});
   m_stats->setText(tr("step %1 / %2 · loss %3 · %4 tokens/s · elapsed %5 · ETA %6")
                        .arg(t.step)

@@ -3,6 +3,8 @@
 
 #include <QLocale>
 
+#include <cmath>
+
 int TrainCurveModel::rowCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : static_cast<int>(m_points.size());
 }
@@ -22,6 +24,10 @@ QVariant TrainCurveModel::data(const QModelIndex& index, int role) const {
     case kLrScale: v = p.lr_scale; break;
     case kGradNorm: v = p.grad_norm; break;
     case kTokensPerSecond: v = p.tokens_per_second; break;
+    case kValidationLoss:
+      if (std::isnan(p.validation_loss)) return {};  // an empty cell: charts skip it
+      v = p.validation_loss;
+      break;
     default: return {};
   }
   // EditRole carries the exact value (charts, CSV); DisplayRole a readable one.
@@ -39,6 +45,7 @@ QVariant TrainCurveModel::headerData(int section, Qt::Orientation orientation, i
     case kLrScale: return tr("lr_scale");
     case kGradNorm: return tr("grad_norm");
     case kTokensPerSecond: return tr("tokens_per_second");
+    case kValidationLoss: return tr("validation_loss");
     default: return {};
   }
 }

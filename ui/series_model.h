@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The training curve of a calibration run as an append-only table (heaptrack's ChartModel):
-// one row per optimiser step — step, loss, learning rates, gradient norm, tokens/s — fed from
+// one row per optimiser step — step, loss, learning rates, gradient norm, tokens/s, held-out loss — fed from
 // the core's TrainStep records and read by the loss / learning-rate / gradient-norm charts and
 // their CSV export. Rows are never edited, only appended or cleared.
 #pragma once
@@ -8,13 +8,16 @@
 #include <QAbstractTableModel>
 #include <QVector>
 
+#include <limits>
+
 class TrainCurveModel final : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { kStep, kLoss, kLrRotation, kLrScale, kGradNorm, kTokensPerSecond, kColumnCount };
+  enum Column { kStep, kLoss, kLrRotation, kLrScale, kGradNorm, kTokensPerSecond, kValidationLoss, kColumnCount };
   struct Point {
     int step = 0;
     double loss = 0.0, lr_rotation = 0.0, lr_scale = 0.0, grad_norm = 0.0, tokens_per_second = 0.0;
+    double validation_loss = std::numeric_limits<double>::quiet_NaN();  // NaN: not measured at this step (no cell)
   };
 
   explicit TrainCurveModel(QObject* parent = nullptr) : QAbstractTableModel(parent) {}

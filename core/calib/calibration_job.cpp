@@ -100,6 +100,7 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
       }
       report("train_seconds", fmt(qm.learned->seconds, "%.1f"));
       if (qm.learned->resumed_from_step > 0) report("resumed_from_step", std::to_string(qm.learned->resumed_from_step));
+      if (!qm.learned->validation_summary.empty()) report("validation", qm.learned->validation_summary);
     }
     report("quantize_seconds", fmt(qm.seconds, "%.1f"));
 

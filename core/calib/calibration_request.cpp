@@ -47,6 +47,8 @@ LearnOptions learn_options_from(const LearnRequest& r) {
     throw_if_error(init.status());
     o.init = init.value();
   }
+  o.validation_windows = r.val_windows;
+  o.validate_every = r.val_every;
   o.learn_scales = !r.no_scales;
   o.online_ffn_hadamard = !r.no_online_hadamard;
   return o;
@@ -110,6 +112,10 @@ std::string calibration_command_line(const CalibrationRequest& r, const std::str
   if (l.lr_scale > 0) opt("--lr-scale", num(l.lr_scale));
   if (!l.loss.empty()) opt("--loss", l.loss);
   opt("--topk", std::to_string(l.topk));
+  if (l.val_windows > 0) {
+    opt("--val-windows", std::to_string(l.val_windows));
+    opt("--val-every", std::to_string(l.val_every));
+  }
   if (!l.init.empty()) opt("--init", l.init);
   if (l.no_scales) a.push_back("--no-scales");
   if (l.no_online_hadamard) a.push_back("--no-online-hadamard");

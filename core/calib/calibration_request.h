@@ -18,6 +18,7 @@ struct Model;
 // Learned-transform settings; 0 / "" mean "the method's default".
 struct LearnRequest {
   int64_t steps = 100, batch = 0, micro_batch = 4, topk = 1000;
+  int64_t val_windows = 0, val_every = 10;  // held-out calibration windows for selecting a step; 0 = off
   double lr_rot = 0.0, lr_scale = 0.0;
   std::string loss, init;  // kl_top | kl | ce; womi | hadamard
   bool no_scales = false, no_online_hadamard = false;

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "core/calib/checkpoint.h"
@@ -67,6 +68,8 @@ LearnSettings resolve_learn_settings(const LearnOptions& o, const QuantConfig& c
   s.weight_fake_quant = o.weight_fake_quant.value_or(config.weight.enabled() && !config.quantizes_activations());
   s.seed = o.seed;
   s.online_ffn_hadamard = o.online_ffn_hadamard;
+  s.validation_windows = std::max<int64_t>(0, o.validation_windows);
+  s.validate_every = s.validation_windows > 0 ? std::max<int64_t>(1, o.validate_every) : 0;
   return s;
 }
 
@@ -82,16 +85,26 @@ std::string LearnSettings::describe() const {
                 method == LearnedMethod::kSpinQuant ? "Cayley SGD, cosine" : "Riemannian Adam + Adam, linear decay",
                 grad_clip, weight_fake_quant ? "on" : "off", online_ffn_hadamard ? "" : ", no online H_ff",
                 static_cast<unsigned long long>(seed));
-  return buf;
+  std::string out = buf;
+  if (validation_windows > 0) {
+    out += ", validation on " + std::to_string(validation_windows) + " held-out windows every " +
+           std::to_string(validate_every) + " steps";
+  }
+  return out;
 }
 
 std::string learn_log_csv(const std::vector<StepRecord>& log) {
-  std::string out = "step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds\n";
+  std::string out = "step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds,validation_loss\n";
   char buf[256];
   for (const StepRecord& r : log) {
-    std::snprintf(buf, sizeof(buf), "%lld,%.9g,%.9g,%.9g,%.9g,%.3g,%.4f\n", static_cast<long long>(r.step), r.loss,
+    std::snprintf(buf, sizeof(buf), "%lld,%.9g,%.9g,%.9g,%.9g,%.3g,%.4f,", static_cast<long long>(r.step), r.loss,
                   r.lr_rotation, r.lr_scale, r.grad_norm, r.orthogonality_error, r.seconds);
     out += buf;
+    if (!std::isnan(r.validation_loss)) {
+      std::snprintf(buf, sizeof(buf), "%.9g", r.validation_loss);
+      out += buf;
+    }
+    out += "\n";
   }
   return out;
 }
@@ -125,10 +138,10 @@ class WindowOrder {
 // Positions per loss chunk: keeps one chunk's fp32 logits (plus softmax temporaries) near 32 MB.
 int64_t loss_chunk_positions(int64_t vocab) { return std::max<int64_t>(16, (32LL << 20) / (4 * vocab * 3)); }
 
-// One micro-batch: forward both models, loss in chunks, backward. Gradients accumulate into the
-// parameters. Returns the micro-batch's loss sum (before dividing by `norm`).
+// One micro-batch: forward both models, loss in chunks, and (when `backward`) backward: gradients
+// accumulate into the parameters. Returns the micro-batch's loss sum (before dividing by `norm`).
 double micro_step(const TrainableTransforms& tt, const at::Tensor& tokens, const LearnSettings& s, int64_t vocab,
-                  double norm) {
+                  double norm, bool backward = true) {
   const int64_t B = tokens.size(0), T = tokens.size(1);
   at::Tensor teacher = s.loss == LossKind::kCrossEntropy ? at::Tensor() : tt.teacher_hidden(tokens);
   at::Tensor student = tt.student_hidden(tokens);  // [B, T, d] with graph
@@ -155,16 +168,45 @@ double micro_step(const TrainableTransforms& tt, const at::Tensor& tokens, const
       case LossKind::kKl: loss = kl_full_loss_sum(logits, tt.teacher_logits(flat_t.narrow(0, p0, n))); break;
       case LossKind::kCrossEntropy: loss = cross_entropy_loss_sum(logits, labels.narrow(0, p0, n)); break;
     }
-    (loss / norm).backward();
+    if (backward) (loss / norm).backward();
     total += loss.item<double>();
   }
-  student.backward(leaf.grad());
+  if (backward) student.backward(leaf.grad());
   return total;
 }
 
+// Positions that carry a loss in a window of T tokens (cross-entropy has no label at the last).
+int64_t loss_positions(const LearnSettings& s, int64_t T) { return s.loss == LossKind::kCrossEntropy ? T - 1 : T; }
+
+// The training loss, as a mean per position, on held-out windows [V, T]: no graph, no gradients.
+double held_out_loss(const TrainableTransforms& tt, const at::Tensor& windows, const LearnSettings& s, int64_t vocab) {
+  at::NoGradGuard no_grad;
+  const int64_t V = windows.size(0);
+  double sum = 0.0;
+  for (int64_t j0 = 0; j0 < V; j0 += s.micro_batch) {
+    sum += micro_step(tt, windows.narrow(0, j0, std::min(s.micro_batch, V - j0)), s, vocab, 1.0, /*backward=*/false);
+  }
+  const double loss = sum / static_cast<double>(V * loss_positions(s, windows.size(1)));
+  if (!std::isfinite(loss)) throw_invalid("the held-out loss is not finite (" + std::to_string(loss) + ")");
+  return loss;
+}
+
+// The transforms with the lowest held-out loss seen so far (validation), restored at the end.
+struct BestTransforms {
+  TensorState state;
+  double loss = std::numeric_limits<double>::infinity();
+  int64_t step = -1;  // 0 = the initialisation
+  void offer(const TrainableTransforms& tt, double held_out, int64_t at_step) {
+    if (held_out >= loss) return;  // ties keep the earlier step
+    state = tt.state();
+    loss = held_out;
+    step = at_step;
+  }
+};
+
 nlohmann::json settings_fingerprint(const LearnSettings& s, const QuantConfig& config, uint64_t data_hash,
                                     const at::Tensor& windows) {
-  return {{"method", learned_method_name(s.method)},
+  nlohmann::json f = {{"method", learned_method_name(s.method)},
           {"bits", config.describe()},
           {"steps", s.steps},
           {"batch", s.batch},
@@ -181,12 +223,24 @@ nlohmann::json settings_fingerprint(const LearnSettings& s, const QuantConfig& c
           {"seed", s.seed},
           {"windows", {windows.size(0), windows.size(1)}},
           {"data_hash", std::to_string(data_hash)}};
+  if (s.validation_windows > 0) {  // absent when off: checkpoints of runs without validation stay valid
+    f["validation_windows"] = s.validation_windows;
+    f["validate_every"] = s.validate_every;
+  }
+  return f;
+}
+
+// JSON has no NaN: a missing measurement is null.
+nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+double number_or_nan(const nlohmann::json& v) {
+  return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
 nlohmann::json log_to_json(const std::vector<StepRecord>& log) {
   nlohmann::json a = nlohmann::json::array();
   for (const StepRecord& r : log) {
-    a.push_back({r.step, r.loss, r.lr_rotation, r.lr_scale, r.grad_norm, r.orthogonality_error, r.seconds});
+    a.push_back({r.step, r.loss, r.lr_rotation, r.lr_scale, r.grad_norm, r.orthogonality_error, r.seconds,
+                 number_or_null(r.validation_loss)});
   }
   return a;
 }
@@ -202,6 +256,7 @@ std::vector<StepRecord> log_from_json(const nlohmann::json& a) {
     r.grad_norm = e.at(4).get<double>();
     r.orthogonality_error = e.at(5).get<double>();
     r.seconds = e.at(6).get<double>();
+    if (e.size() > 7) r.validation_loss = number_or_nan(e.at(7));
     log.push_back(r);
   }
   return log;
@@ -298,6 +353,17 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
     Optimisers opt(tt, s);
     const std::vector<at::Tensor> params = tt.parameters();
 
+    // Validation: the last V windows are held out of training.
+    const int64_t V = s.validation_windows, N = windows.size(0) - V, T = windows.size(1);
+    if (N <= 0) {
+      throw_invalid("validation holds out " + std::to_string(V) + " of the " + std::to_string(windows.size(0)) +
+                    " calibration windows: none would be left to train on");
+    }
+    const at::Tensor train_windows = windows.narrow(0, 0, N);
+    const at::Tensor held_out = V > 0 ? windows.narrow(0, N, V) : at::Tensor();
+    if (loss_positions(s, T) <= 0) throw_invalid("calibration windows are too short");
+    BestTransforms best;
+
     const uint64_t data_hash = windows_hash(windows);
     const nlohmann::json fingerprint = settings_fingerprint(s, config, data_hash, windows);
     const std::string ck_path = o.checkpoint_dir.empty() ? "" : path_join(o.checkpoint_dir, "checkpoint.pt");
@@ -316,6 +382,12 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       opt.load(ck.tensors);
       first_step = meta["step"].get<int64_t>();
       result.log = log_from_json(meta["log"]);
+      if (V > 0) {
+        result.initial_validation_loss = number_or_nan(meta.value("initial_validation_loss", nlohmann::json()));
+        best.state = strip_prefix(ck.tensors, "best.");
+        best.loss = meta.at("best_validation_loss").get<double>();
+        best.step = meta.at("best_step").get<int64_t>();
+      }
       result.resumed_from_step = first_step;
       result.notes.push_back("resumed from " + ck_path + " at step " + std::to_string(first_step));
     }
@@ -328,13 +400,23 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       add_prefixed(ck.tensors, "param.", tt.state());
       opt.save(ck.tensors);
       nlohmann::json meta = {{"step", steps_done}, {"fingerprint", fingerprint}, {"log", log_to_json(result.log)}};
+      if (V > 0) {
+        add_prefixed(ck.tensors, "best.", best.state);
+        meta["initial_validation_loss"] = number_or_null(result.initial_validation_loss);
+        meta["best_validation_loss"] = best.loss;
+        meta["best_step"] = best.step;
+      }
       ck.meta_json = meta.dump();
       checkpoint_save(ck_path, ck);
     };
 
-    const int64_t N = windows.size(0), T = windows.size(1);
-    const int64_t positions = s.loss == LossKind::kCrossEntropy ? T - 1 : T;
-    if (positions <= 0) throw_invalid("calibration windows are too short");
+    const int64_t positions = loss_positions(s, T);
+    const int64_t vocab = fp.config.vocab_size;
+    if (V > 0 && first_step == 0) {
+      report_progress(o.progress, 0.0, "init", "held-out loss of the initialisation");
+      result.initial_validation_loss = held_out_loss(tt, held_out, s, vocab);
+      best.offer(tt, result.initial_validation_loss, 0);
+    }
     WindowOrder order(N, s.seed);
     const auto t_train = std::chrono::steady_clock::now();
     for (int64_t step = first_step; step < s.steps; ++step) {
@@ -348,8 +430,8 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
         const int64_t n = std::min(s.micro_batch, s.batch - j0);
         std::vector<int64_t> idx;
         for (int64_t j = 0; j < n; ++j) idx.push_back(order.at(step * s.batch + j0 + j));
-        at::Tensor tokens = windows.index_select(0, torch::tensor(idx, torch::kLong));
-        loss_sum += micro_step(tt, tokens, s, fp.config.vocab_size, norm);
+        at::Tensor tokens = train_windows.index_select(0, torch::tensor(idx, torch::kLong));
+        loss_sum += micro_step(tt, tokens, s, vocab, norm);
       }
       const double loss = loss_sum / norm;
       if (!std::isfinite(loss)) {
@@ -369,6 +451,10 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       }
       for (const at::Tensor& r : tt.rotations()) rec.orthogonality_error = std::max(rec.orthogonality_error, orthogonality_error(r));
       rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (V > 0 && ((step + 1) % s.validate_every == 0 || step + 1 == s.steps)) {
+        rec.validation_loss = held_out_loss(tt, held_out, s, vocab);
+        best.offer(tt, rec.validation_loss, step + 1);
+      }
       result.log.push_back(rec);
       if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0 && step + 1 < s.steps) save_checkpoint(step + 1);
 
@@ -380,6 +466,7 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
       ts.lr_scale = rec.lr_scale;
       ts.grad_norm = rec.grad_norm;
       ts.orthogonality_error = rec.orthogonality_error;
+      ts.validation_loss = rec.validation_loss;
       ts.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_train).count();
       const double per_step = ts.elapsed_seconds / static_cast<double>(step + 1 - first_step);
       ts.tokens_per_second = static_cast<double>(s.batch * T) / std::max(rec.seconds, 1e-9);
@@ -393,6 +480,10 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
                       static_cast<long long>(ts.step), static_cast<long long>(ts.total), ts.loss, ts.grad_norm,
                       ts.tokens_per_second, ts.eta_seconds);
         p.detail = buf;
+        if (!std::isnan(rec.validation_loss)) {
+          std::snprintf(buf, sizeof(buf), " held-out %.5f", rec.validation_loss);
+          p.detail += buf;
+        }
         p.train = ts;
         if (!o.progress(p)) {
           save_checkpoint(step + 1);  // cancel = pause: resumable from here
@@ -401,9 +492,23 @@ Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config,
         }
       }
     }
+    result.selected_step = s.steps;
+    if (V > 0) {
+      const double last = result.log.back().validation_loss;
+      if (best.step != s.steps) tt.load_state(best.state);
+      result.selected_step = best.step;
+      char buf[300];
+      std::snprintf(buf, sizeof(buf),
+                    "validation on %lld held-out windows: loss %.5g at the initialisation, %.5g at the last step, "
+                    "kept step %lld (%.5g)",
+                    static_cast<long long>(V), result.initial_validation_loss, last,
+                    static_cast<long long>(best.step), best.loss);
+      result.validation_summary = buf;
+    }
     result.transforms = tt.transform_set();
     result.transforms.notes.push_back("learned: " + s.describe() + ", " + std::to_string(N) + " windows of " +
-                                      std::to_string(T) + " tokens");
+                                      std::to_string(T) + " tokens" +
+                                      (V > 0 ? "; " + result.validation_summary : std::string()));
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     return result;
   });

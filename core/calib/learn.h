@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,12 @@ struct LearnOptions {
   double grad_clip = 1.0;      // global gradient-norm clipping
   std::string checkpoint_dir;  // "" = no checkpoints
   int64_t checkpoint_every = 10;
+  // Validation: hold out the last `validation_windows` of the windows (never trained on), measure
+  // the loss on them at the initialisation, every `validate_every` steps and at the last step, and
+  // keep the transforms with the lowest held-out loss (early stopping on calibration text, so the
+  // evaluation text is never used to select). 0 = off: train on all windows, keep the last step.
+  int64_t validation_windows = 0;
+  int64_t validate_every = 10;
   bool resume = false;         // continue from checkpoint_dir/checkpoint.pt when it exists
   ProgressFn progress;
 };
@@ -64,6 +71,7 @@ struct LearnSettings {
   LossKind loss = LossKind::kKlTop;
   RotationInit init = RotationInit::kHadamard;  // resolved: womi or hadamard
   bool learn_scales = true, weight_fake_quant = false, online_ffn_hadamard = true;
+  int64_t validation_windows = 0, validate_every = 0;
   uint64_t seed = 42;
   std::string describe() const;  // one line
 };
@@ -73,6 +81,7 @@ struct StepRecord {
   int64_t step = 0;  // 1-based
   double loss = 0.0, lr_rotation = 0.0, lr_scale = 0.0, grad_norm = 0.0, orthogonality_error = 0.0;
   double seconds = 0.0;  // wall time of the step
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();  // NaN: not measured at this step
 };
 
 struct LearnResult {
@@ -81,17 +90,24 @@ struct LearnResult {
   LearnSettings settings;
   std::vector<StepRecord> log;    // every step, including those before a resume
   int64_t resumed_from_step = 0;  // 0: fresh run
+  // With validation: the held-out loss of the initialisation, and the step whose transforms were
+  // kept (0 = the initialisation; without validation always the last step).
+  double initial_validation_loss = std::numeric_limits<double>::quiet_NaN();
+  int64_t selected_step = 0;
+  std::string validation_summary;  // one line, "" without validation
   double seconds = 0.0;
   std::vector<std::string> notes;
 };
 
-// windows: int64 [N, T] calibration windows. `fp` is left untouched. Errors: invalid input (bad
-// options, no windows, a checkpoint from different settings), cancelled (progress returned
+// windows: int64 [N, T] calibration windows (the last validation_windows of them held out). `fp`
+// is left untouched. Errors: invalid input (bad options, no windows, no training window left after
+// the held-out ones, a checkpoint from different settings), cancelled (progress returned
 // false; a checkpoint of the last completed step is written first when checkpoints are on).
 Result<LearnResult> learn_transforms(const Model& fp, const QuantConfig& config, const at::Tensor& windows,
                                      const LearnOptions& options);
 
-// The loss log as CSV ("step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds").
+// The loss log as CSV ("step,loss,lr_rotation,lr_scale,grad_norm,orthogonality_error,seconds,
+// validation_loss"; the last field empty where not measured).
 std::string learn_log_csv(const std::vector<StepRecord>& log);
 
 // FNV-1a over the bytes of the window tokens: identifies the calibration data in checkpoints,

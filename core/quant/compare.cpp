@@ -115,6 +115,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
         row.notes = q->notes;
         if (q->learned) {
           row.learning = q->learned->settings.describe();
+          if (!q->learned->validation_summary.empty()) row.learning += "; " + q->learned->validation_summary;
           if (!q->learned->log.empty()) {
             row.first_loss = q->learned->log.front().loss;
             row.final_loss = q->learned->log.back().loss;

@@ -193,6 +193,8 @@ void quantized_model_save(const QuantizedModel& q, const std::string& dir, const
                            {"final_loss", l.log.empty() ? 0.0 : l.log.back().loss},
                            {"first_loss", l.log.empty() ? 0.0 : l.log.front().loss},
                            {"resumed_from_step", l.resumed_from_step},
+                           {"selected_step", l.selected_step},
+                           {"validation", l.validation_summary},
                            {"seconds", l.seconds}};
   }
   HfWriteOptions o;

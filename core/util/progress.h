@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,7 @@ struct TrainStep {
   double orthogonality_error = 0.0; // max over rotations of max|RᵀR − I| after the step
   double tokens_per_second = 0.0;   // training tokens (student forward + backward)
   double elapsed_seconds = 0.0, eta_seconds = 0.0;
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();  // held-out loss; NaN: not measured this step
 };
 
 struct Progress {

@@ -7,6 +7,8 @@
 // - two runs with one seed give the same loss log (≤ 1e-6) and transforms;
 // - interrupt (cancel) + resume reaches the same transforms as an uninterrupted run (≤ 1e-6);
 //   a checkpoint from other settings is refused;
+// - validation on held-out windows keeps the step with the lowest held-out loss (the
+//   initialisation when training only hurts), also across a resume;
 // - SpinQuant shares one R2 per layer and has no scales;
 // - the job writes its output directory only on success (cancel leaves nothing at --out), and
 //   what it writes loads back (quantized model, transforms).
@@ -92,7 +94,10 @@ double max_transform_diff(const TransformSet& a, const TransformSet& b) {
     for (size_t h = 0; h < x.r_ov.size(); ++h) d = std::max(d, (x.r_ov[h] - y.r_ov[h]).abs().max().item<double>());
     for (auto [p, q] : {std::pair{&x.s_attn, &y.s_attn}, {&x.s_ffn, &y.s_ffn}, {&x.s_ov, &y.s_ov},
                         {&x.s_qk, &y.s_qk}, {&x.s_up_down, &y.s_up_down}}) {
-      if (p->defined()) d = std::max(d, (*p - *q).abs().max().item<double>());
+      // An undefined scale is the identity (an init without smoothing vectors).
+      if (!p->defined() && !q->defined()) continue;
+      const at::Tensor a = p->defined() ? *p : at::ones_like(*q), b = q->defined() ? *q : at::ones_like(*p);
+      d = std::max(d, (a - b).abs().max().item<double>());
     }
   }
   return d;
@@ -276,6 +281,61 @@ class TestLearn : public QObject {
     QCOMPARE(other.status().code(), StatusCode::kInvalidInput);
     QVERIFY(other.status().message().find("different settings") != std::string::npos);
     QVERIFY(other.status().message().find("checkpoint.pt") != std::string::npos);
+  }
+
+  void validationKeepsTheStepWithTheLowestHeldOutLoss() {
+    auto m = gqa_with_biases();
+    const QuantConfig c = config_of("4-4-16", m->config.head_dim);
+    at::Tensor w = random_tokens(m->config, 10, 32, 5);
+    LearnOptions o = small_run(6);
+    o.validation_windows = 2;  // the last 2 of the 10 windows
+    o.validate_every = 2;
+    LearnResult r = learn_or_fail(*m, c, w, o);
+    QVERIFY(std::isfinite(r.initial_validation_loss));
+    double best = r.initial_validation_loss;
+    int64_t best_step = 0;
+    for (const StepRecord& s : r.log) {
+      QCOMPARE(std::isnan(s.validation_loss), s.step % 2 != 0);  // measured at steps 2, 4, 6 only
+      if (!std::isnan(s.validation_loss) && s.validation_loss < best) {
+        best = s.validation_loss;
+        best_step = s.step;
+      }
+    }
+    qInfo("%s", r.validation_summary.c_str());
+    QCOMPARE(r.selected_step, best_step);
+    QVERIFY(r.validation_summary.find("kept step " + std::to_string(best_step)) != std::string::npos);
+    QVERIFY(learn_log_csv(r.log).find(",validation_loss\n") != std::string::npos);
+
+    // Learning rates that wreck the transforms: every held-out loss is above the initialisation's,
+    // so the run returns the initial transforms (up to their fp32 training copy).
+    LearnOptions wreck = o;
+    wreck.lr_rotation = 3.0;
+    wreck.lr_scale = 3.0;
+    LearnResult bad = learn_or_fail(*m, c, w, wreck);
+    for (const StepRecord& s : bad.log) QVERIFY(std::isnan(s.validation_loss) || s.validation_loss > bad.initial_validation_loss);
+    QCOMPARE(bad.selected_step, int64_t{0});
+    QVERIFY(max_transform_diff(bad.transforms, bad.initial) <= 1e-6);  // the fp32 copy of the fp64 init
+
+    // Interrupt + resume keeps the best-so-far: the same selection and transforms.
+    QTemporaryDir dir;
+    o.checkpoint_every = 2;
+    o.checkpoint_dir = ostq_test::qstr(dir.path()) + "/ck";
+    o.progress = [](const Progress& p) { return !(p.train && p.train->step == 3); };
+    QVERIFY(learn_transforms(*m, c, w, o).status().is_cancelled());
+    o.progress = {};
+    o.resume = true;
+    LearnResult resumed = learn_or_fail(*m, c, w, o);
+    QCOMPARE(resumed.resumed_from_step, int64_t{3});
+    QCOMPARE(resumed.selected_step, r.selected_step);
+    QVERIFY(resumed.initial_validation_loss == r.initial_validation_loss);
+    QVERIFY(max_transform_diff(resumed.transforms, r.transforms) <= 1e-6);
+
+    // Holding out every window leaves nothing to train on: refused.
+    LearnOptions all = small_run(2);
+    all.validation_windows = 10;
+    Result<LearnResult> none = learn_transforms(*m, c, w, all);
+    QCOMPARE(none.status().code(), StatusCode::kInvalidInput);
+    QVERIFY(none.status().message().find("none would be left to train on") != std::string::npos);
   }
 
   void spinquantSharesR2AndHasNoScales() {

@@ -107,6 +107,7 @@ class TestCalibrationView : public QObject {
     form.setLearningRates(0.5, 0.0);
     form.setUseRtn(true);
     form.setCheckpointEvery(5);
+    form.setValidation(4, 3);
     CalibrationRequest r = form.request();
     const CalibrationJobOptions o = calibration_job_options_from(r, *model);
     QCOMPARE(QString::fromStdString(o.method.name()), QStringLiteral("spinquant"));
@@ -123,6 +124,8 @@ class TestCalibrationView : public QObject {
     QCOMPARE(o.learn.lr_rotation, 0.5);
     QCOMPARE(o.learn.lr_scale, 0.0);
     QCOMPARE(o.learn.checkpoint_every, int64_t(5));
+    QCOMPARE(o.learn.validation_windows, int64_t(4));
+    QCOMPARE(o.learn.validate_every, int64_t(3));
     QCOMPARE(QString::fromStdString(o.learn.checkpoint_dir), QStringLiteral("/tmp/x/out.ckpt"));
     QVERIFY(!o.learn.resume);
     QCOMPARE(o.seed, uint64_t(42));
@@ -131,6 +134,7 @@ class TestCalibrationView : public QObject {
     const QString cli = QString::fromStdString(calibration_command_line(r, "m.bin"));
     QVERIFY2(cli.contains(QStringLiteral("--method spinquant --bits 4-4-4 --calib a.txt --calib b.txt")), qPrintable(cli));
     QVERIFY(cli.contains(QStringLiteral("--rtn")));
+    QVERIFY2(cli.contains(QStringLiteral("--val-windows 4 --val-every 3")), qPrintable(cli));
     r.resume = calibration_checkpoint_dir(r.out);  // no checkpoint there: refused as the CLI refuses it
     QVERIFY_THROWS_EXCEPTION(StatusError, calibration_job_options_from(r, *model));
   }

@@ -28,6 +28,7 @@ TrainCurveModel::Point point(int step) {
   p.lr_scale = 0.00179;
   p.grad_norm = 0.5 + step * 0.01;
   p.tokens_per_second = 4000 + step;
+  if (step % 10 == 0) p.validation_loss = 1.0 / step + 0.25;  // measured every 10 steps: other cells empty
   return p;
 }
 
@@ -96,7 +97,7 @@ class TestChartView : public QObject {
     // The CSV is the model: header, then every row's exact values.
     const QStringList lines = QString::fromUtf8(read_all(csv)).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), model.rowCount() + 1);
-    QCOMPARE(lines[0], QStringLiteral("step,loss,lr_rotation,lr_scale,grad_norm,tokens_per_second"));
+    QCOMPARE(lines[0], QStringLiteral("step,loss,lr_rotation,lr_scale,grad_norm,tokens_per_second,validation_loss"));
     for (int r = 0; r < model.rowCount(); ++r) {
       const QStringList fields = lines[r + 1].split(QLatin1Char(','));
       QCOMPARE(fields.size(), model.columnCount());
