@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <tuple>
+#include <utility>
 
 #include "core/quant/hadamard_build.h"
 #include "core/util/status.h"
@@ -25,27 +26,36 @@ namespace {
 
 using Base = std::shared_ptr<const std::vector<int8_t>>;
 
-// Built bases, kept until their total passes the budget; then the cache starts over (callers
-// hold shared_ptrs, so nothing in use is freed). One model needs only two or three orders.
+// Built bases (and their transposes, the inverse's base), kept until their total passes the budget;
+// then the cache starts over (callers hold shared_ptrs, so nothing in use is freed). One model needs
+// only two or three orders.
 constexpr size_t kCacheBudgetBytes = size_t{64} << 20;
 
-Base base_matrix(int64_t K) {
+// The ±1 base factor of order K, row-major [K, K]; its transpose when `transposed`.
+Base base_matrix(int64_t K, bool transposed) {
   static std::mutex mutex;
-  static std::map<int64_t, Base> cache;
+  static std::map<std::pair<int64_t, bool>, Base> cache;
   static size_t cached_bytes = 0;
   if (K == 1) {
     static const Base one = std::make_shared<const std::vector<int8_t>>(1, int8_t{1});
     return one;
   }
   std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(K);
+  auto it = cache.find({K, transposed});
   if (it != cache.end()) return it->second;
-  Base b = std::make_shared<const std::vector<int8_t>>(detail::hadamard_base_build(K));
+  std::vector<int8_t> built = detail::hadamard_base_build(K);
+  if (transposed) {
+    std::vector<int8_t> t(built.size());
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) t[j * K + i] = built[i * K + j];
+    built.swap(t);
+  }
+  Base b = std::make_shared<const std::vector<int8_t>>(std::move(built));
   if (cached_bytes + b->size() > kCacheBudgetBytes) {
     cache.clear();
     cached_bytes = 0;
   }
-  cache.emplace(K, b);
+  cache.emplace(std::make_pair(K, transposed), b);
   cached_bytes += b->size();
   return b;
 }
@@ -69,15 +79,7 @@ at::ScalarType compute_dtype(const at::Tensor& x) {
 
 // The base factor of x·M (A) or, for the inverse x·Mᵀ, its transpose: the Sylvester factor is
 // symmetric, so (A ⊗ H_P)ᵀ = Aᵀ ⊗ H_P and the inverse is the same transform with Aᵀ as its base.
-Base base_for(const HadamardPlan& plan, bool inverse) {
-  const Base b = base_matrix(plan.base);
-  if (!inverse || plan.base == 1) return b;
-  const int64_t K = plan.base;
-  auto t = std::make_shared<std::vector<int8_t>>(b->size());
-  for (int64_t i = 0; i < K; ++i)
-    for (int64_t j = 0; j < K; ++j) (*t)[j * K + i] = (*b)[i * K + j];
-  return t;
-}
+Base base_for(const HadamardPlan& plan, bool inverse) { return base_matrix(plan.base, inverse); }
 
 // Bᵀ as a [K, K] tensor of `dtype` on `device` for the torch-op path (B = base_for(plan, inverse)).
 at::Tensor base_transposed(const HadamardPlan& plan, bool inverse, at::ScalarType dtype, at::Device device) {
@@ -137,7 +139,7 @@ bool hadamard_plan(int64_t n, HadamardPlan* plan) {
 
 at::Tensor hadamard_matrix(int64_t n) {
   const HadamardPlan plan = plan_or_throw(n);
-  const Base b = base_matrix(plan.base);
+  const Base b = base_matrix(plan.base, /*transposed=*/false);
   const int64_t K = plan.base, P = plan.pow2;
   int shift = 0;
   while ((int64_t{1} << shift) < P) ++shift;
@@ -196,6 +198,13 @@ at::Tensor transform(const at::Tensor& x, bool inverse, const char* what) {
 }  // namespace
 
 at::Tensor hadamard_transform(const at::Tensor& x) { return transform(x, false, "hadamard_transform"); }
+
+namespace detail {
+at::Tensor hadamard_transform_torch_ops(const at::Tensor& x, bool inverse) {
+  const HadamardPlan plan = plan_or_throw(last_dim_or_throw(x, "hadamard_transform_torch_ops"));
+  return transform_torch_ops(x, plan, inverse).to(x.scalar_type());
+}
+}  // namespace detail
 
 at::Tensor hadamard_transform_inverse(const at::Tensor& x) { return transform(x, true, "hadamard_transform_inverse"); }
 

@@ -48,6 +48,13 @@ at::Tensor& hadamard_transform_(at::Tensor& x);
 // The same product with a dense matmul against hadamard_matrix(n) / sqrt(n) (reference).
 at::Tensor hadamard_transform_dense(const at::Tensor& x);
 
+namespace detail {
+// The accelerator path of hadamard_transform / hadamard_transform_inverse (x·M or x·Mᵀ): butterflies
+// by torch views and the base mix by matmul, differentiable through autograd. Non-CPU tensors always
+// take it; exposed so that it can be tested against the dense reference on a CPU-only machine.
+at::Tensor hadamard_transform_torch_ops(const at::Tensor& x, bool inverse);
+}  // namespace detail
+
 // An orthogonal matrix [n, n] fp64 for a rotation init, and what it is.
 struct OrthogonalMatrix {
   at::Tensor matrix;          // fp64 [n, n], M Mᵀ = I

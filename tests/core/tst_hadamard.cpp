@@ -79,6 +79,7 @@ class TestHadamard : public QObject {
   void roundTripWithTranspose();
   void onlineOpAndFoldCancel();
   void gradientPathMatchesDense();
+  void acceleratorPathMatchesDense();
   void randomHadamard();
   void randomOrthogonal();
   void unsupportedOrders();
@@ -276,6 +277,38 @@ void TestHadamard::gradientPathMatchesDense() {
   torch::NoGradGuard no_grad;
   const at::Tensor x = randn({2, 1376}, 43).requires_grad_(true);
   QVERIFY(rel_err(hadamard_transform(x), hadamard_transform_dense(x)) < 1e-5);
+}
+
+// The torch-op composition every non-CPU tensor takes (CUDA never reaches the CPU kernel), run here on
+// the CPU: forward and inverse against the dense product, every kernel mixing path, leading shapes,
+// fp16 in fp32, and its autograd gradient (the transposed transform).
+void TestHadamard::acceleratorPathMatchesDense() {
+  for (int64_t n : {1, 2, 8, 12, 24, 172, 768, 1376, 4096}) {
+    const at::Tensor x = randn({2, 3, n}, 51, at::kDouble);
+    const at::Tensor m = hadamard_matrix(n) / std::sqrt(static_cast<double>(n));
+    const at::Tensor fwd = ostq::detail::hadamard_transform_torch_ops(x, /*inverse=*/false);
+    const at::Tensor inv = ostq::detail::hadamard_transform_torch_ops(x, /*inverse=*/true);
+    QVERIFY(fwd.sizes() == x.sizes() && fwd.scalar_type() == at::kDouble);
+    QVERIFY2(rel_err(fwd, at::matmul(x, m)) < 1e-12, qPrintable(QString::number(n)));
+    QVERIFY2(rel_err(inv, at::matmul(x, m.t())) < 1e-12, qPrintable(QString::number(n)));
+    QVERIFY(rel_err(ostq::detail::hadamard_transform_torch_ops(x.to(at::kFloat), false), fwd) < 1e-5);
+    const at::Tensor h = x.to(at::kHalf);
+    QVERIFY(ostq::detail::hadamard_transform_torch_ops(h, true).scalar_type() == at::kHalf);
+    QVERIFY(rel_err(ostq::detail::hadamard_transform_torch_ops(h, true), hadamard_transform_inverse(h.to(at::kFloat))) < 2e-3);
+  }
+  for (int64_t n : {172, 768}) {
+    const at::Tensor m = hadamard_matrix(n) / std::sqrt(static_cast<double>(n));
+    const at::Tensor w = randn({3, n}, 53, at::kDouble);
+    for (bool inverse : {false, true}) {
+      const at::Tensor x = randn({3, n}, 52, at::kDouble).requires_grad_(true);
+      const at::Tensor y = ostq::detail::hadamard_transform_torch_ops(x, inverse);
+      QVERIFY(y.requires_grad());
+      (y * w).sum().backward();
+      QVERIFY(rel_err(x.grad(), at::matmul(w, inverse ? m : m.t())) < 1e-12);
+    }
+  }
+  QVERIFY(ostq::detail::hadamard_transform_torch_ops(at::zeros({0, 172}), false).sizes() == at::IntArrayRef({0, 172}));
+  QVERIFY_THROWS_EXCEPTION(StatusError, ostq::detail::hadamard_transform_torch_ops(at::zeros({2, 7}), false));
 }
 
 void TestHadamard::randomHadamard() {
