@@ -96,8 +96,9 @@ void shootEvaluation(MainWindow& window, const QString& dir, const QString& data
   view->perplexity()->run();
 }
 
-// A short real calibration (OSTQuant W4A4, 24 steps over 16 windows × 128 tokens) so the curves
-// have something to show; its bundle then feeds the evaluation tab.
+// A short real calibration (OSTQuant W4A4, 24 steps over 12 windows × 128 tokens, 4 more held out and
+// measured every 4 steps) so the curves, the held-out one included, have something to show; its
+// bundle then feeds the evaluation tab.
 void shootCalibration(MainWindow& window, const QString& dir, const QString& data, const QString& bundle) {
   CalibrationView* view = window.calibrationView();
   window.tabs()->setCurrentWidget(view);
@@ -111,6 +112,7 @@ void shootCalibration(MainWindow& window, const QString& dir, const QString& dat
   f->setSteps(24);
   f->setBatch(8, 4);
   f->setWindows(16, 128);
+  f->setValidation(4, 4);
   f->setUseRtn(true);
   f->setCheckpointEvery(0);
   QObject::connect(view, &CalibrationView::runFinished, qApp, [&window, dir, data, bundle](bool ok, const QString& m) {
