@@ -19,7 +19,8 @@ void add_learn_options(CLI::App* cmd, LearnArgs& a, const std::string& batch_fla
   cmd->add_option("--init", a.init, "womi or hadamard (default: WOMI when activations are quantized)")
       ->check(CLI::IsMember({"womi", "hadamard"}));
   cmd->add_option("--val-windows", a.val_windows,
-                  "Hold out this many calibration windows; keep the step with the lowest loss on them (default 0 = off)")
+                  "Hold out this many windows, cut from the end of the calibration text (never trained on); keep the step "
+                  "with the lowest loss on them (default 0 = off)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--val-every", a.val_every, "Steps between held-out evaluations (default 10)")
       ->check(CLI::PositiveNumber);

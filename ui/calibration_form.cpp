@@ -97,8 +97,8 @@ CalibrationForm::CalibrationForm(QWidget* parent) : QWidget(parent) {
   windowRow->addWidget(m_windows);
   windowRow->addWidget(m_seqlen);
   form->addRow(tr("Windows / seqlen"), windowRow);
-  m_valWindows = makeSpinBox(this, 0, 100000, 0, tr("--val-windows: calibration windows held out of training; the run "
-                                              "keeps the step with the lowest loss on them (0 = off)."));
+  m_valWindows = makeSpinBox(this, 0, 100000, 0, tr("--val-windows: windows cut from the end of the calibration text and held out of "
+                                              "training; the run keeps the step with the lowest loss on them (0 = off)."));
   m_valWindows->setSpecialValueText(tr("off"));
   m_valEvery = makeSpinBox(this, 1, 100000, 10, tr("--val-every: steps between held-out evaluations."));
   auto* valRow = new QHBoxLayout;

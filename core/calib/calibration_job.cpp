@@ -68,12 +68,14 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
       throw_invalid("calibration text has " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +
                     std::to_string(seqlen));
     }
-    at::Tensor windows = sample_windows(tokens, 0, static_cast<int64_t>(tokens.size()), seqlen, o.calib_windows, o.seed);
+    // Held-out windows (validation) come from the end of the text, which training never sees.
+    const CalibrationWindows sampled = sample_windows_with_held_out(
+        tokens, 0, static_cast<int64_t>(tokens.size()), seqlen, o.calib_windows, o.learn.validation_windows, o.seed);
+    const at::Tensor& windows = sampled.windows;
     std::string files;
     for (const std::string& f : o.calib_files) files += (files.empty() ? "" : ", ") + f;
     report("calibration", files + " (" + std::to_string(tokens.size()) + " tokens)");
-    report("calibration_windows", std::to_string(windows.size(0)) + " x " + std::to_string(seqlen) +
-                                      " tokens at seeded random starts (seed " + std::to_string(o.seed) + ")");
+    report("calibration_windows", sampled.description + " (seed " + std::to_string(o.seed) + ")");
 
     // Stages: init, train, merge, weights (inside quantize_model).
     QuantizeOptions qo;

@@ -53,7 +53,8 @@ struct LearnOptions {
   double grad_clip = 1.0;      // global gradient-norm clipping
   std::string checkpoint_dir;  // "" = no checkpoints
   int64_t checkpoint_every = 10;
-  // Validation: hold out the last `validation_windows` of the windows (never trained on), measure
+  // Validation: hold out the last `validation_windows` of the windows (never trained on; the jobs
+  // cut them from text the training windows do not touch, sample_windows_with_held_out), measure
   // the loss on them at the initialisation, every `validate_every` steps and at the last step, and
   // keep the transforms with the lowest held-out loss (early stopping on calibration text, so the
   // evaluation text is never used to select). 0 = off: train on all windows, keep the last step.

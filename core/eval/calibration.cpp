@@ -3,6 +3,7 @@
 
 #include <torch/types.h>
 
+#include <algorithm>
 #include <random>
 
 #include "core/util/status.h"
@@ -40,6 +41,37 @@ at::Tensor sample_windows(const std::vector<int32_t>& tokens, int64_t begin, int
     const int64_t s = begin + static_cast<int64_t>(rng() % starts);
     for (int64_t j = 0; j < seqlen; ++j) p[i * seqlen + j] = tokens[static_cast<size_t>(s + j)];
   }
+  return out;
+}
+
+CalibrationWindows sample_windows_with_held_out(const std::vector<int32_t>& tokens, int64_t begin, int64_t end,
+                                                int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed) {
+  check_range(tokens, begin, end, seqlen);
+  const std::string random = " tokens at seeded random starts in tokens [" + std::to_string(begin) + ", ";
+  CalibrationWindows out;
+  out.held_out = std::max<int64_t>(0, held_out);
+  out.held_out_begin = end - out.held_out * seqlen;
+  if (out.held_out == 0) {
+    out.windows = sample_windows(tokens, begin, end, seqlen, count, seed);
+    out.description = std::to_string(count) + " x " + std::to_string(seqlen) + random + std::to_string(end) + ")";
+    return out;
+  }
+  if (out.held_out >= count) {
+    throw_invalid(std::to_string(out.held_out) + " held-out windows leave none of the " + std::to_string(count) +
+                  " calibration windows to train on");
+  }
+  if (out.held_out_begin - begin < seqlen) {
+    throw_invalid("calibration text has " + std::to_string(end - begin) + " tokens: too few for " +
+                  std::to_string(out.held_out) + " held-out windows of " + std::to_string(seqlen) +
+                  " tokens plus one training window");
+  }
+  const at::Tensor train = sample_windows(tokens, begin, out.held_out_begin, seqlen, count - out.held_out, seed);
+  const at::Tensor held = consecutive_windows(tokens, out.held_out_begin, end, seqlen, out.held_out);
+  out.windows = torch::cat({train, held});
+  out.description = std::to_string(count - out.held_out) + " x " + std::to_string(seqlen) + random +
+                    std::to_string(out.held_out_begin) + ") + " + std::to_string(out.held_out) +
+                    " held-out consecutive windows on tokens [" + std::to_string(out.held_out_begin) + ", " +
+                    std::to_string(end) + ")";
   return out;
 }
 

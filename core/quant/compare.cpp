@@ -45,12 +45,14 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
     CompareResult result;
     auto set = [&](const std::string& k, const std::string& v) { result.settings.emplace_back(k, v); };
     int64_t first_window = 0;
-    at::Tensor calib;
+    // The learned methods' held-out windows (validation) come from text their training never sees.
+    const int64_t held_out = o.learn.validation_windows;
+    CalibrationWindows windows;
     if (o.calib_path.empty()) {
       if (!(o.calib_fraction > 0.0 && o.calib_fraction < 1.0)) throw_invalid("calibration fraction must be in (0, 1)");
       first_window = static_cast<int64_t>(std::ceil(o.calib_fraction * static_cast<double>(n) / seqlen));
       const int64_t calib_end = first_window * seqlen;
-      calib = sample_windows(data, 0, calib_end, seqlen, o.calib_windows, o.seed);
+      windows = sample_windows_with_held_out(data, 0, calib_end, seqlen, o.calib_windows, held_out, o.seed);
       set("calibration", "first " + fmt(100.0 * o.calib_fraction, 0) + "% of " + o.data_path + ": tokens [0, " +
                              std::to_string(calib_end) + ")");
       set("evaluation", o.data_path + ": tokens from " + std::to_string(calib_end) + " (window " +
@@ -58,12 +60,13 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
     } else {
       std::vector<int32_t> calib_tokens = tokenize_text_file(tokenizer, o.calib_path, o.protocol);
       check_token_ids(c, calib_tokens);
-      calib = sample_windows(calib_tokens, 0, static_cast<int64_t>(calib_tokens.size()), seqlen, o.calib_windows, o.seed);
+      windows = sample_windows_with_held_out(calib_tokens, 0, static_cast<int64_t>(calib_tokens.size()), seqlen,
+                                             o.calib_windows, held_out, o.seed);
       set("calibration", o.calib_path + " (" + std::to_string(calib_tokens.size()) + " tokens)");
       set("evaluation", o.data_path + " (all windows)");
     }
-    set("calibration_windows", std::to_string(o.calib_windows) + " x " + std::to_string(seqlen) +
-                                   " tokens at seeded random starts");
+    const at::Tensor calib = windows.windows;
+    set("calibration_windows", windows.description);
     set("seed", std::to_string(o.seed));
     set("seqlen", std::to_string(seqlen));
     set("protocol", std::string(text_protocol_name(o.protocol)) + " text, one BOS, non-overlapping windows");

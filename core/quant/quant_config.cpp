@@ -45,7 +45,10 @@ std::string QuantConfig::describe() const {
   o << (weight.enabled() ? weight.describe() : std::string("W16"));
   for (Site s : kQuantizableSites) {
     const ActQuantSpec& a = site(s);
-    if (a.enabled()) o << " | " << site_name(s) << " " << a.describe();
+    if (!a.enabled()) continue;
+    o << " | " << site_name(s) << " " << a.describe();
+    // K/V rows are [.., n_kv, d_h]: "per token" there means one range per token and head.
+    if (a.group_size == 0 && (s == Site::kKeyRope || s == Site::kValue)) o << " per head";
   }
   if (!quantizes_activations()) o << " | activations 16-bit";
   return o.str();

@@ -95,6 +95,9 @@ class TestMethods : public QObject {
     QCOMPARE(c.site(Site::kKeyRope).bits, 4);
     QVERIFY(!c.site(Site::kResidualMid).enabled());
     QVERIFY(c.quantizes_kv());
+    // What the reports print: K/V ranges per token and head, o_proj input per head group.
+    QVERIFY(QString::fromStdString(c.describe()).contains(QStringLiteral("key_rope A4 asym per-token per head")));
+    QVERIFY(QString::fromStdString(c.describe()).contains(QStringLiteral("o_proj_input A4 asym group 8 |")));
     QuantConfig w = config_of("4-16-16", 8);
     QVERIFY(!w.quantizes_activations());
     QVERIFY(quant_config_override(w, "down_proj_input=8:sym:clip0.9").is_ok());
@@ -219,6 +222,28 @@ class TestMethods : public QObject {
     bool has_ranges = false;
     for (const auto& [k, v] : r->settings) has_ranges |= k == "calibration" && v.find("first 20%") != std::string::npos;
     QVERIFY(has_ranges);
+  }
+
+  void heldOutWindowsComeFromTextTrainingNeverSees() {
+    std::vector<int32_t> ids(5000);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);  // token = its position
+    // No held-out windows: exactly sample_windows.
+    const CalibrationWindows plain = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 0, 42);
+    QVERIFY(torch::equal(plain.windows, sample_windows(ids, 100, 4000, 64, 20, 42)));
+    QCOMPARE(plain.held_out_begin, int64_t{4000});
+    // 6 held-out windows: the last 6·64 tokens of the range, consecutive, after every training token.
+    const CalibrationWindows w = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 6, 42);
+    QCOMPARE(w.windows.size(0), int64_t{20});
+    QCOMPARE(w.held_out_begin, int64_t{4000 - 6 * 64});
+    const at::Tensor train = w.windows.narrow(0, 0, 14), held = w.windows.narrow(0, 14, 6);
+    QVERIFY(torch::equal(train, sample_windows(ids, 100, w.held_out_begin, 64, 14, 42)));
+    QVERIFY(train.min().item<int64_t>() >= 100);
+    QVERIFY(train.max().item<int64_t>() < w.held_out_begin);
+    QVERIFY(torch::equal(held.reshape({-1}), torch::arange(w.held_out_begin, 4000, torch::kLong)));
+    QVERIFY(QString::fromStdString(w.description).contains(QStringLiteral("6 held-out")));
+    // Refused: nothing left to train on, or too little text for the held-out part plus a window.
+    QVERIFY_THROWS_EXCEPTION(StatusError, sample_windows_with_held_out(ids, 0, 4000, 64, 6, 6, 42));
+    QVERIFY_THROWS_EXCEPTION(StatusError, sample_windows_with_held_out(ids, 0, 400, 64, 10, 6, 42));
   }
 };
 
