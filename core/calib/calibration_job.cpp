@@ -64,16 +64,13 @@ Result<CalibrationJobResult> run_calibration_job(const Model& model, const Token
       check_token_ids(c, part);
       tokens.insert(tokens.end(), part.begin(), part.end());
     }
-    if (static_cast<int64_t>(tokens.size()) < seqlen + 1) {
-      throw_invalid("calibration text has " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +
-                    std::to_string(seqlen));
-    }
-    // Held-out windows (validation) come from the end of the text, which training never sees.
-    const CalibrationWindows sampled = sample_windows_with_held_out(
-        tokens, 0, static_cast<int64_t>(tokens.size()), seqlen, o.calib_windows, o.learn.validation_windows, o.seed);
-    const at::Tensor& windows = sampled.windows;
     std::string files;
     for (const std::string& f : o.calib_files) files += (files.empty() ? "" : ", ") + f;
+    // Held-out windows (validation) come from the end of the text, which training never sees.
+    const CalibrationWindows sampled =
+        sample_windows_with_held_out(tokens, 0, static_cast<int64_t>(tokens.size()), seqlen, o.calib_windows,
+                                     o.learn.validation_windows, o.seed, files);
+    const at::Tensor& windows = sampled.windows;
     report("calibration", files + " (" + std::to_string(tokens.size()) + " tokens)");
     report("calibration_windows", sampled.description + " (seed " + std::to_string(o.seed) + ")");
 

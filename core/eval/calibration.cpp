@@ -45,7 +45,12 @@ at::Tensor sample_windows(const std::vector<int32_t>& tokens, int64_t begin, int
 }
 
 CalibrationWindows sample_windows_with_held_out(const std::vector<int32_t>& tokens, int64_t begin, int64_t end,
-                                                int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed) {
+                                                int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed,
+                                                const std::string& source) {
+  if (end - begin < seqlen) {
+    throw_invalid(source + ": " + std::to_string(end - begin) + " tokens of calibration text, fewer than one window of " +
+                  std::to_string(seqlen));
+  }
   check_range(tokens, begin, end, seqlen);
   const std::string random = " tokens at seeded random starts in tokens [" + std::to_string(begin) + ", ";
   CalibrationWindows out;
@@ -57,11 +62,11 @@ CalibrationWindows sample_windows_with_held_out(const std::vector<int32_t>& toke
     return out;
   }
   if (out.held_out >= count) {
-    throw_invalid(std::to_string(out.held_out) + " held-out windows leave none of the " + std::to_string(count) +
-                  " calibration windows to train on");
+    throw_invalid(source + ": " + std::to_string(out.held_out) + " held-out windows leave none of the " +
+                  std::to_string(count) + " calibration windows to train on");
   }
   if (out.held_out_begin - begin < seqlen) {
-    throw_invalid("calibration text has " + std::to_string(end - begin) + " tokens: too few for " +
+    throw_invalid(source + ": " + std::to_string(end - begin) + " tokens of calibration text, too few for " +
                   std::to_string(out.held_out) + " held-out windows of " + std::to_string(seqlen) +
                   " tokens plus one training window");
   }

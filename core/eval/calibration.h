@@ -36,9 +36,11 @@ struct CalibrationWindows {
 // The held-out windows are the last held_out·seqlen tokens of [begin, end), cut into consecutive
 // non-overlapping windows; the count − held_out training windows are drawn as sample_windows does
 // from what is before them. held_out = 0 gives exactly sample_windows(…, count, seed). Throws
-// (invalid) when held_out ≥ count or the range cannot hold the held-out text plus one window.
+// (invalid, naming `source`: the file(s) the tokens came from) when the range is shorter than a window,
+// held_out ≥ count, or the range cannot hold the held-out text plus one window.
 CalibrationWindows sample_windows_with_held_out(const std::vector<int32_t>& tokens, int64_t begin, int64_t end,
-                                                int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed);
+                                                int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed,
+                                                const std::string& source);
 
 // The first `count` consecutive non-overlapping windows of tokens[begin, end): [n, seqlen] with
 // n = min(count, (end − begin) / seqlen). For deterministic analyses.

@@ -52,7 +52,8 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
       if (!(o.calib_fraction > 0.0 && o.calib_fraction < 1.0)) throw_invalid("calibration fraction must be in (0, 1)");
       first_window = static_cast<int64_t>(std::ceil(o.calib_fraction * static_cast<double>(n) / seqlen));
       const int64_t calib_end = first_window * seqlen;
-      windows = sample_windows_with_held_out(data, 0, calib_end, seqlen, o.calib_windows, held_out, o.seed);
+      windows = sample_windows_with_held_out(data, 0, calib_end, seqlen, o.calib_windows, held_out, o.seed,
+                                             o.data_path + " (its calibration part)");
       set("calibration", "first " + fmt(100.0 * o.calib_fraction, 0) + "% of " + o.data_path + ": tokens [0, " +
                              std::to_string(calib_end) + ")");
       set("evaluation", o.data_path + ": tokens from " + std::to_string(calib_end) + " (window " +
@@ -61,7 +62,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
       std::vector<int32_t> calib_tokens = tokenize_text_file(tokenizer, o.calib_path, o.protocol);
       check_token_ids(c, calib_tokens);
       windows = sample_windows_with_held_out(calib_tokens, 0, static_cast<int64_t>(calib_tokens.size()), seqlen,
-                                             o.calib_windows, held_out, o.seed);
+                                             o.calib_windows, held_out, o.seed, o.calib_path);
       set("calibration", o.calib_path + " (" + std::to_string(calib_tokens.size()) + " tokens)");
       set("evaluation", o.data_path + " (all windows)");
     }

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include <tuple>
+
 #include "core/engine/forward.h"
 #include "core/engine/runtime.h"
 #include "core/eval/calibration.h"
@@ -228,11 +230,11 @@ class TestMethods : public QObject {
     std::vector<int32_t> ids(5000);
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);  // token = its position
     // No held-out windows: exactly sample_windows.
-    const CalibrationWindows plain = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 0, 42);
+    const CalibrationWindows plain = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 0, 42, "ids");
     QVERIFY(torch::equal(plain.windows, sample_windows(ids, 100, 4000, 64, 20, 42)));
     QCOMPARE(plain.held_out_begin, int64_t{4000});
     // 6 held-out windows: the last 6·64 tokens of the range, consecutive, after every training token.
-    const CalibrationWindows w = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 6, 42);
+    const CalibrationWindows w = sample_windows_with_held_out(ids, 100, 4000, 64, 20, 6, 42, "ids");
     QCOMPARE(w.windows.size(0), int64_t{20});
     QCOMPARE(w.held_out_begin, int64_t{4000 - 6 * 64});
     const at::Tensor train = w.windows.narrow(0, 0, 14), held = w.windows.narrow(0, 14, 6);
@@ -241,9 +243,17 @@ class TestMethods : public QObject {
     QVERIFY(train.max().item<int64_t>() < w.held_out_begin);
     QVERIFY(torch::equal(held.reshape({-1}), torch::arange(w.held_out_begin, 4000, torch::kLong)));
     QVERIFY(QString::fromStdString(w.description).contains(QStringLiteral("6 held-out")));
-    // Refused: nothing left to train on, or too little text for the held-out part plus a window.
-    QVERIFY_THROWS_EXCEPTION(StatusError, sample_windows_with_held_out(ids, 0, 4000, 64, 6, 6, 42));
-    QVERIFY_THROWS_EXCEPTION(StatusError, sample_windows_with_held_out(ids, 0, 400, 64, 10, 6, 42));
+    // Refused, naming the source: nothing left to train on, too little text for the held-out part
+    // plus a window, less than one window.
+    for (const auto& [end, count, held] : {std::tuple<int64_t, int64_t, int64_t>{4000, 6, 6}, {400, 10, 6}, {40, 10, 0}}) {
+      try {
+        (void)sample_windows_with_held_out(ids, 0, end, 64, count, held, 42, "calib.txt");
+        QFAIL("accepted");
+      } catch (const StatusError& e) {
+        QCOMPARE(e.status().code(), StatusCode::kInvalidInput);
+        QVERIFY2(e.status().message().rfind("calib.txt: ", 0) == 0, e.status().message().c_str());
+      }
+    }
   }
 };
 
