@@ -83,7 +83,7 @@ void register_calibrate(CLI::App& app) {
       "calibrate", "Learn OSTQuant or SpinQuant transforms, merge, quantize the weights (GPTQ) and save");
   cmd->add_option("model", a->model, "llama2.c checkpoint or Hugging Face model directory")->required();
   cmd->add_option("--method", a->req.method,
-                  "ostquant (default) or spinquant; ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce");
+                  "ostquant (default) or spinquant; ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce:wfq");
   cmd->add_option("--bits", a->req.bits, "W-A-KV bits: 4-16-16, 4-4-16, 4-4-4 (default), ...");
   cmd->add_option("--override", a->req.overrides, "Quantizer override SITE=BITS[:opts], repeatable (see `ostq quantize`)");
   cmd->add_option("--calib", a->req.calib, "Calibration text file(s), repeatable")->required();

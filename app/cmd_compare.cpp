@@ -121,7 +121,7 @@ void register_compare(CLI::App& app) {
   cmd->add_option("--calib", a->calib, "Calibration text (default: the first 20% of --data, not evaluated)");
   cmd->add_option("--calib-fraction", a->calib_fraction, "Part of --data used for calibration without --calib");
   cmd->add_option("--methods", a->methods, "Comma list: rtn, smoothquant, gptq, quarot, spinquant, ostquant; X+gptq for GPTQ weights; "
-                  "ostquant ablations: ostquant:hadamard|womi:noscales:kl_top|kl|ce");
+                  "ostquant ablations: ostquant:hadamard|womi:noscales:kl_top|kl|ce:wfq (wfq: fake-quantize weights in training)");
   cmd->add_option("--bits", a->bits, "Comma list of W-A-KV bit strings, e.g. 4-16-16,4-4-16,4-4-4");
   cmd->add_option("--override", a->overrides, "Quantizer override SITE=BITS[:opts], repeatable (see `ostq quantize`)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.bin, tokenizer.model or tokenizer.json");

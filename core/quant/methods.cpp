@@ -30,6 +30,7 @@ std::string MethodSpec::name() const {
   if (init != RotationInit::kAuto) n += std::string(":") + rotation_init_name(init);
   if (!learn_scales) n += ":noscales";
   if (loss) n += std::string(":") + loss_kind_name(*loss);
+  if (weight_fake_quant) n += ":wfq";
   if (gptq_weights && method != QuantMethod::kGptq) n += "+gptq";
   return n;
 }
@@ -52,7 +53,7 @@ Result<MethodSpec> method_spec_parse(const std::string& text) {
   const auto unknown = Status::invalid_input(
       "unknown method '" + text +
       "' (rtn, smoothquant, gptq, quarot, spinquant, ostquant; append +gptq for GPTQ weights, e.g. quarot+gptq; "
-      "ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce)");
+      "ostquant variants: ostquant:hadamard|womi:noscales:kl_top|kl|ce:wfq)");
   bool found = false;
   for (QuantMethod q : {QuantMethod::kRtn, QuantMethod::kSmoothQuant, QuantMethod::kGptq, QuantMethod::kQuaRot,
                         QuantMethod::kSpinQuant, QuantMethod::kOstQuant}) {
@@ -71,13 +72,15 @@ Result<MethodSpec> method_spec_parse(const std::string& text) {
     }
     if (w == "noscales") {
       m.learn_scales = false;
+    } else if (w == "wfq") {
+      m.weight_fake_quant = true;
     } else if (auto init = rotation_init_parse(w); init.is_ok() && init.value() != RotationInit::kAuto) {
       m.init = init.value();
     } else if (auto loss = loss_kind_parse(w); loss.is_ok()) {
       m.loss = loss.value();
     } else {
       return Status::invalid_input("method '" + text + "': unknown variant '" + w +
-                                   "' (womi, hadamard, noscales, kl_top, kl, ce)");
+                                   "' (womi, hadamard, noscales, kl_top, kl, ce, wfq)");
     }
   }
   return m;
@@ -114,6 +117,7 @@ LearnOptions learn_options(const QuantizeOptions& o) {
   if (o.method.init != RotationInit::kAuto) l.init = o.method.init;
   if (!o.method.learn_scales) l.learn_scales = false;
   if (o.method.loss) l.loss = o.method.loss;
+  if (o.method.weight_fake_quant) l.weight_fake_quant = true;
   l.seed = o.seed;
   l.online_ffn_hadamard = o.online_ffn_hadamard && o.learn.online_ffn_hadamard;
   l.progress = o.progress;

@@ -39,6 +39,9 @@ struct MethodSpec {
   RotationInit init = RotationInit::kAuto;
   bool learn_scales = true;
   std::optional<LossKind> loss;
+  // ":wfq": fake-quantize the weights during training as the W4A16 recipe does, also when the
+  // activations are quantized (the spec's default there trains with FP weights).
+  bool weight_fake_quant = false;
   std::string name() const;  // canonical spelling
 };
 Result<MethodSpec> method_spec_parse(const std::string& text);

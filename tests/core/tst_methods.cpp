@@ -119,7 +119,11 @@ class TestMethods : public QObject {
     QVERIFY(method_spec_parse("spinquant").is_ok());
     QCOMPARE(QString::fromStdString(method_spec_parse("ostquant:hadamard:noscales:ce+gptq")->name()),
              QString("ostquant:hadamard:noscales:ce+gptq"));
-    for (const char* bad : {"quarot:womi", "ostquant:bogus", "spinquant:noscales", "ostquant:"}) {
+    const Result<MethodSpec> wfq = method_spec_parse("ostquant:hadamard:wfq+gptq");
+    QVERIFY(wfq.is_ok() && wfq->weight_fake_quant && wfq->init == RotationInit::kHadamard);
+    QCOMPARE(QString::fromStdString(wfq->name()), QString("ostquant:hadamard:wfq+gptq"));
+    QVERIFY(!method_spec_parse("ostquant")->weight_fake_quant);
+    for (const char* bad : {"quarot:womi", "ostquant:bogus", "spinquant:noscales", "spinquant:wfq", "ostquant:"}) {
       QVERIFY2(!method_spec_parse(bad).is_ok(), bad);
     }
     QCOMPARE(QString::fromStdString(method_spec_parse("quarot+gptq")->name()), QString("quarot+gptq"));
@@ -224,6 +228,28 @@ class TestMethods : public QObject {
     bool has_ranges = false;
     for (const auto& [k, v] : r->settings) has_ranges |= k == "calibration" && v.find("first 20%") != std::string::npos;
     QVERIFY(has_ranges);
+  }
+
+  void variantWordsReachTheLearner() {
+    auto m = outlier_model();
+    for (const char* method : {"ostquant:hadamard:noscales:ce:wfq", "ostquant"}) {
+      QuantizeOptions o;
+      o.method = method_spec_parse(method).value();
+      o.config = config_of("4-4-16", m->config.head_dim);
+      o.calibration = random_tokens(m->config, 4, 32, 6);
+      o.learn.steps = 1;
+      o.learn.batch = 2;
+      o.learn.micro_batch = 2;
+      Result<QuantizedModel> q = quantize_model(*m, o);
+      QVERIFY2(q.is_ok(), q.status().to_string().c_str());
+      QVERIFY(q->learned);
+      const LearnSettings& s = q->learned->settings;
+      const bool variant = std::string(method) != "ostquant";
+      QCOMPARE(s.weight_fake_quant, variant);  // the spec's W4A4 default trains with FP weights
+      QCOMPARE(s.learn_scales, !variant);
+      QCOMPARE(s.init == RotationInit::kHadamard, variant);
+      QCOMPARE(s.loss == LossKind::kCrossEntropy, variant);
+    }
   }
 
   void heldOutWindowsComeFromTextTrainingNeverSees() {
