@@ -17,13 +17,15 @@ std::vector<int32_t> tokenize_text_file(const Tokenizer& tokenizer, const std::s
 
 namespace {
 
-void check_range(const std::vector<int32_t>& tokens, int64_t begin, int64_t end, int64_t seqlen) {
+// `what` names the text in the error for a range shorter than one window.
+void check_range(const std::vector<int32_t>& tokens, int64_t begin, int64_t end, int64_t seqlen,
+                 const std::string& what = "calibration text") {
   if (begin < 0 || end > static_cast<int64_t>(tokens.size()) || begin > end) {
     throw StatusError(Status::internal("calibration token range out of bounds"));
   }
   if (seqlen < 2) throw_invalid("calibration windows need at least 2 tokens");
   if (end - begin < seqlen) {
-    throw_invalid("calibration text has " + std::to_string(end - begin) + " tokens: fewer than one window of " +
+    throw_invalid(what + " has " + std::to_string(end - begin) + " tokens: fewer than one window of " +
                   std::to_string(seqlen));
   }
 }
@@ -47,35 +49,32 @@ at::Tensor sample_windows(const std::vector<int32_t>& tokens, int64_t begin, int
 CalibrationWindows sample_windows_with_held_out(const std::vector<int32_t>& tokens, int64_t begin, int64_t end,
                                                 int64_t seqlen, int64_t count, int64_t held_out, uint64_t seed,
                                                 const std::string& source) {
-  if (end - begin < seqlen) {
-    throw_invalid(source + ": " + std::to_string(end - begin) + " tokens of calibration text, fewer than one window of " +
-                  std::to_string(seqlen));
-  }
-  check_range(tokens, begin, end, seqlen);
+  check_range(tokens, begin, end, seqlen, source + ": calibration text");
   const std::string random = " tokens at seeded random starts in tokens [" + std::to_string(begin) + ", ";
+  held_out = std::max<int64_t>(0, held_out);
+  const int64_t split = end - held_out * seqlen;  // first held-out token
   CalibrationWindows out;
-  out.held_out = std::max<int64_t>(0, held_out);
-  out.held_out_begin = end - out.held_out * seqlen;
-  if (out.held_out == 0) {
+  out.held_out_begin = split;
+  if (held_out == 0) {
     out.windows = sample_windows(tokens, begin, end, seqlen, count, seed);
     out.description = std::to_string(count) + " x " + std::to_string(seqlen) + random + std::to_string(end) + ")";
     return out;
   }
-  if (out.held_out >= count) {
-    throw_invalid(source + ": " + std::to_string(out.held_out) + " held-out windows leave none of the " +
+  if (held_out >= count) {
+    throw_invalid(source + ": " + std::to_string(held_out) + " held-out windows leave none of the " +
                   std::to_string(count) + " calibration windows to train on");
   }
-  if (out.held_out_begin - begin < seqlen) {
+  if (split - begin < seqlen) {
     throw_invalid(source + ": " + std::to_string(end - begin) + " tokens of calibration text, too few for " +
-                  std::to_string(out.held_out) + " held-out windows of " + std::to_string(seqlen) +
+                  std::to_string(held_out) + " held-out windows of " + std::to_string(seqlen) +
                   " tokens plus one training window");
   }
-  const at::Tensor train = sample_windows(tokens, begin, out.held_out_begin, seqlen, count - out.held_out, seed);
-  const at::Tensor held = consecutive_windows(tokens, out.held_out_begin, end, seqlen, out.held_out);
+  const at::Tensor train = sample_windows(tokens, begin, split, seqlen, count - held_out, seed);
+  const at::Tensor held = consecutive_windows(tokens, split, end, seqlen, held_out);
   out.windows = torch::cat({train, held});
-  out.description = std::to_string(count - out.held_out) + " x " + std::to_string(seqlen) + random +
-                    std::to_string(out.held_out_begin) + ") + " + std::to_string(out.held_out) +
-                    " held-out consecutive windows on tokens [" + std::to_string(out.held_out_begin) + ", " +
+  out.description = std::to_string(count - held_out) + " x " + std::to_string(seqlen) + random +
+                    std::to_string(split) + ") + " + std::to_string(held_out) +
+                    " held-out consecutive windows on tokens [" + std::to_string(split) + ", " +
                     std::to_string(end) + ")";
   return out;
 }

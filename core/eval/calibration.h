@@ -27,8 +27,7 @@ at::Tensor sample_windows(const std::vector<int32_t>& tokens, int64_t begin, int
 // Training windows plus held-out windows on text the training windows never touch (for
 // LearnOptions::validation_windows, which takes the last `held_out` rows as held out).
 struct CalibrationWindows {
-  at::Tensor windows;          // int64 [count, seqlen]: count − held_out training rows, then the held-out rows
-  int64_t held_out = 0;
+  at::Tensor windows;          // int64 [count, seqlen]: count − held_out training rows, then the held_out rows
   int64_t held_out_begin = 0;  // first token of the held-out text (the range's end when held_out = 0)
   std::string description;     // "96 x 256 tokens at seeded random starts in tokens [0, 70656) + 32 held-out …"
 };

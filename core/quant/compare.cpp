@@ -66,7 +66,6 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
       set("calibration", o.calib_path + " (" + std::to_string(calib_tokens.size()) + " tokens)");
       set("evaluation", o.data_path + " (all windows)");
     }
-    const at::Tensor calib = windows.windows;
     set("calibration_windows", windows.description);
     set("seed", std::to_string(o.seed));
     set("seqlen", std::to_string(seqlen));
@@ -97,7 +96,7 @@ Result<CompareResult> compare_methods(const Model& model, const Tokenizer& token
         qo.config = cfg;
         qo.seed = o.seed;
         qo.smooth_alpha = o.smooth_alpha;
-        qo.calibration = calib;
+        qo.calibration = windows.windows;
         qo.batch = o.batch;
         qo.learn = o.learn;
         qo.progress = progress_range(o.progress, step / steps, (step + 0.5) / steps, label);
